@@ -1,0 +1,45 @@
+"""``exptflow`` entry point: dispatches to one module per verb and turns errors into messages."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from exptflow import __version__
+from exptflow.cli import compile as compile_verb
+from exptflow.cli import run as run_verb
+from exptflow.cli import status as status_verb
+from exptflow.errors import ExptflowError
+
+VERBS = {"compile": compile_verb, "run": run_verb, "status": status_verb}
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="exptflow",
+        description="Compile ML experiment sweeps into Snakemake workflows and inspect them.",
+        allow_abbrev=False,
+    )
+    root.add_argument("--version", action="version", version=f"exptflow {__version__}")
+    verbs = root.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for name, module in VERBS.items():
+        module.add_parser(verbs, name)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments, extra = parser().parse_known_args(argv)
+    try:
+        return VERBS[arguments.verb].execute(arguments, extra)
+    except ExptflowError as error:
+        if os.environ.get("EXPTFLOW_DEBUG") == "1":
+            traceback.print_exc()
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Options shared by the verbs that compile a sweep."""
+
+from __future__ import annotations
+
+import argparse
+
+from exptflow.compile import CompileOptions
+
+
+def add_compile_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--output", help="experiments root (default: the sweep's `output`)")
+    parser.add_argument("--title", "-t", help="only the grid documents with this `_title`")
+    parser.add_argument("--sample", type=int, help="a random subset of N experiments")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    parser.add_argument(
+        "--rename-changed",
+        action="store_true",
+        help="give experiments whose directory holds other params a new directory",
+    )
+    parser.add_argument("--yes", action="store_true", help="compile even a huge sweep")
+
+
+def compile_options(arguments: argparse.Namespace, sweep: str) -> CompileOptions:
+    return CompileOptions(
+        sweep=sweep,
+        output=arguments.output,
+        title=arguments.title,
+        sample=arguments.sample,
+        seed=arguments.seed,
+        rename_changed=arguments.rename_changed,
+        yes=arguments.yes,
+    )
+
+
+def print_orphans(orphans: tuple[str, ...], source: str) -> None:
+    if orphans:
+        print(
+            f"warning: {source}: params no template uses (they only name experiments): "
+            + ", ".join(orphans)
+        )

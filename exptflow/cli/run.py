@@ -1,0 +1,28 @@
+"""``exptflow run [SNAKEMAKE ARGS]``: compile if needed, clear a stale lock, run Snakemake."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from exptflow.cli.options import add_compile_options, compile_options, print_orphans
+from exptflow.compile import compile_sweep, summary
+from exptflow.run import clear_stale_lock, run_snakemake
+
+
+def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
+    parser = verbs.add_parser(
+        name,
+        help="compile, then run snakemake (resumes after a crash); other args go to snakemake",
+    )
+    parser.add_argument("--sweep", default="params.yaml", help="default: params.yaml")
+    add_compile_options(parser)
+
+
+def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
+    plan_, _ = compile_sweep(compile_options(arguments, arguments.sweep))
+    print_orphans(plan_.orphans, plan_.sweep.source)
+    print(summary(plan_))
+    if clear_stale_lock(Path(".")):
+        print("exptflow: removed a stale Snakemake lock left by a killed run")
+    return run_snakemake(extra, Path("."))

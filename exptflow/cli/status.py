@@ -1,0 +1,30 @@
+"""``exptflow status [-o DIR]``: one line per experiment, then totals."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from exptflow.errors import UserInputError
+from exptflow.status import format_status, sweep_status
+
+
+def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
+    parser = verbs.add_parser(name, help="each experiment's stages, read from the files")
+    parser.add_argument("-o", "--output", help="experiments root (default: the compiled sweep's)")
+
+
+def _default_output() -> str:
+    try:
+        return json.loads(Path("experiments.json").read_text(encoding="utf-8"))["output"]
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return "output"
+
+
+def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
+    if extra:
+        raise UserInputError(f"exptflow status: unknown arguments: {' '.join(extra)}")
+    output = Path(arguments.output or _default_output())
+    print(format_status(sweep_status(output)))
+    return 0

@@ -1,0 +1,123 @@
+"""``exptflow compile``: a sweep file → Snakefile, experiments table and local profile.
+
+The only writer at compile time. Files are rewritten only when their text changes, so an
+unchanged sweep recompiles to byte-identical files and Snakemake has nothing to do.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from exptflow import expand as expansion
+from exptflow import generate, identity, spec
+from exptflow.errors import UserInputError
+from exptflow.paths import SweepPaths
+from exptflow.plan import DONE, NEW, OUTDATED, Plan, make_plan
+
+# Past this many experiments compile asks for --yes: a typo in a grid should not hang a laptop.
+LARGE_SWEEP = 1_000_000
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    sweep: str = "params.yaml"
+    workdir: str = "."
+    output: str | None = None
+    title: str | None = None
+    sample: int | None = None
+    seed: int = 0
+    rename_changed: bool = False
+    yes: bool = False
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    changed: bool
+    kept_edit: bool = False
+
+
+def _check_size(sweep: spec.Sweep, options: CompileOptions) -> None:
+    total = sum(grid.size() for grid in expansion.select(sweep, options.title))
+    if total > LARGE_SWEEP and not options.yes:
+        raise UserInputError(
+            f"{sweep.source}: the grid documents expand to {total:,} experiments; "
+            "check the lists for a typo, or pass --yes to compile them all"
+        )
+
+
+def _check_output(output: Path) -> None:
+    if output.exists() and not output.is_dir():
+        raise UserInputError(
+            f"output directory {output} is a file; remove it or choose another with -o DIR"
+        )
+
+
+def plan(options: CompileOptions) -> Plan:
+    """Read, validate and expand the sweep and work out what would run. Writes nothing."""
+    workdir = Path(options.workdir)
+    sweep = spec.load(workdir / options.sweep, source=options.sweep)
+    output = options.output or sweep.output
+    _check_output(workdir / output)
+    _check_size(sweep, options)
+    experiments = expansion.expand(sweep, options.title, options.sample, options.seed)
+    directories, conflicts = identity.assign(experiments, workdir / output, options.rename_changed)
+    if conflicts:
+        raise identity.conflict_error(sweep.source, conflicts)
+    orphans = expansion.orphans(sweep, experiments)
+    return make_plan(sweep, output, experiments, directories, workdir, orphans)
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+    return True
+
+
+def write_profile(path: Path, text: str) -> Written:
+    """Write a generated profile unless the user edited the one already there."""
+    try:
+        current = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        current = None
+    if current is not None and not generate.is_unedited(current):
+        return Written(path, changed=False, kept_edit=True)
+    return Written(path, write_if_changed(path, text))
+
+
+def write(plan_: Plan, workdir: str = ".") -> list[Written]:
+    paths = SweepPaths(workdir, plan_.output)
+    table_name = paths.table.name
+    return [
+        Written(paths.table, write_if_changed(paths.table, generate.experiments_table(plan_))),
+        Written(paths.snakefile, write_if_changed(paths.snakefile, generate.snakefile(plan_, table_name))),
+        write_profile(paths.profile("default"), generate.default_profile(plan_)),
+    ]
+
+
+def summary(plan_: Plan) -> str:
+    counts = plan_.counts()
+    jobs = sum(counts.values())
+    return (
+        f"{plan_.sweep.source}: {len(plan_.experiments)} experiments, {jobs} jobs: "
+        f"{counts[NEW]} new, {counts[DONE]} done, {counts[OUTDATED]} outdated"
+    )
+
+
+def dry_run_lines(plan_: Plan) -> list[str]:
+    """``<stage>\\t<experiment dir>\\t<command>`` for every job that would run."""
+    return [f"{job.stage}\t{job.directory}\t{job.command}" for job in plan_.to_run()]
+
+
+def compile_sweep(options: CompileOptions) -> tuple[Plan, list[Written]]:
+    plan_ = plan(options)
+    return plan_, write(plan_, options.workdir)

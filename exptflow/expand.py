@@ -1,0 +1,172 @@
+"""Grid documents → experiments. Pure: no I/O, the same input always gives the same list."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from exptflow.errors import SweepFileError, UserInputError
+from exptflow.naming import experiment_name
+from exptflow.render import RESERVED, Scalar, placeholders
+from exptflow.spec import Grid, Issues, Sweep, join
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One resolved param set and the stages it runs."""
+
+    name: str
+    params: Mapping[str, Scalar]  # resolved: defaults, aliases and grid values, sorted keys
+    swept: Mapping[str, Scalar]  # what its grid document set; the name comes from these
+    stages: tuple[str, ...]
+    document: int
+
+
+def select(sweep: Sweep, title: str | None) -> tuple[Grid, ...]:
+    """The grid documents ``--title`` picks (all of them without a title)."""
+    if title is None:
+        return sweep.grids
+    chosen = tuple(grid for grid in sweep.grids if grid.title == title)
+    if not chosen:
+        titles = sorted({grid.title for grid in sweep.grids if grid.title})
+        valid = ", ".join(titles) if titles else "none: no document has `_title`"
+        raise UserInputError(f"{sweep.source}: no document has `_title: {title}`; titles: {valid}")
+    return chosen
+
+
+def _resolve(values: Mapping[str, Scalar], sweep: Sweep) -> dict[str, Scalar]:
+    resolved: dict[str, Scalar] = {}
+    for key, value in values.items():
+        alias = sweep.aliases.get(key)
+        if alias is None:
+            resolved[key] = value
+        else:
+            resolved.update(alias.resolve(value))
+    return resolved
+
+
+def _combinations(grid: Grid) -> Iterator[dict[str, Scalar]]:
+    keys = [key for key, _ in grid.axes]
+    for values in itertools.product(*(values for _, values in grid.axes)):
+        yield dict(zip(keys, values, strict=True))
+
+
+def _stages_of(grid: Grid, sweep: Sweep) -> tuple[str, ...]:
+    wanted = set(grid.stages or sweep.stage_names)
+    return tuple(name for name in sweep.stage_names if name in wanted)
+
+
+def _check_grid(grid: Grid, stages: tuple[str, ...], sweep: Sweep, issues: Issues) -> None:
+    """Every placeholder has a value in every experiment of ``grid``; no boolean in braces."""
+    sample = {**_resolve(sweep.defaults, sweep), **_resolve(dict(next(_combinations(grid))), sweep)}
+    for stage in map(sweep.stage, stages):
+        for token in placeholders(stage.tokens):
+            param = token.param
+            if param in RESERVED or param in sweep.aliases:
+                continue
+            if param not in sample:
+                issues.add(
+                    join(grid.where, "_cmd" if grid.stages else ""),
+                    f"template.{stage.name} uses `{param}` but this document gives it no value "
+                    f"and `default` has none; add `{param}` to `default` or to this document",
+                )
+            elif not token.flag:
+                _check_not_boolean(grid, stage.name, param, sweep, issues)
+
+
+def _check_not_boolean(grid: Grid, stage: str, param: str, sweep: Sweep, issues: Issues) -> None:
+    axis = dict(grid.axes)
+    values = axis.get(param, (sweep.defaults.get(param),))
+    where = join(grid.where, param) if param in axis else join("default", param)
+    if any(isinstance(value, bool) for value in values):
+        issues.add(
+            where,
+            f"a boolean is used as {{{param}}} in template.{stage}; "
+            f"write [{param}] for a --{param} flag, or quote the value",
+        )
+
+
+def _experiments(sweep: Sweep, grids: tuple[Grid, ...]) -> Iterator[Experiment]:
+    defaults = _resolve(sweep.defaults, sweep)
+    for grid in grids:
+        stages = _stages_of(grid, sweep)
+        for swept in _combinations(grid):
+            params = {**defaults, **_resolve(swept, sweep)}
+            params = {key: params[key] for key in sorted(params)}
+            yield Experiment(experiment_name(swept), params, swept, stages, grid.document)
+
+
+def _identity(params: Mapping[str, Scalar]) -> tuple:
+    # 1 and True and "1" are different values for a program: keep them apart.
+    return tuple((key, type(value), value) for key, value in params.items())
+
+
+def _merge(experiments: Iterator[Experiment], stage_order: tuple[str, ...]) -> list[Experiment]:
+    """Identical resolved params run once, with every stage any of their documents asks for."""
+    merged: dict[tuple, Experiment] = {}
+    for experiment in experiments:
+        key = _identity(experiment.params)
+        first = merged.get(key)
+        if first is None:
+            merged[key] = experiment
+        elif set(experiment.stages) - set(first.stages):
+            union = set(first.stages) | set(experiment.stages)
+            stages = tuple(name for name in stage_order if name in union)
+            merged[key] = Experiment(first.name, first.params, first.swept, stages, first.document)
+    return list(merged.values())
+
+
+def _check_unique_names(experiments: list[Experiment], source: str) -> None:
+    seen: dict[str, Experiment] = {}
+    for experiment in experiments:
+        other = seen.setdefault(experiment.name, experiment)
+        if other is not experiment:
+            raise SweepFileError(
+                [
+                    f"{source}: document {other.document} and document {experiment.document} "
+                    f"both name an experiment `{experiment.name}` with different params; "
+                    "sweep the differing param in both documents so the names differ"
+                ]
+            )
+
+
+def sample(experiments: list[Experiment], count: int, seed: int, source: str) -> list[Experiment]:
+    """A reproducible random subset, in sweep order."""
+    if count < 1 or count > len(experiments):
+        raise UserInputError(
+            f"{source}: --sample {count}: choose between 1 and {len(experiments)}, "
+            "the number of experiments in the sweep"
+        )
+    chosen = sorted(random.Random(seed).sample(range(len(experiments)), count))
+    return [experiments[index] for index in chosen]
+
+
+def expand(
+    sweep: Sweep, title: str | None = None, count: int | None = None, seed: int = 0
+) -> list[Experiment]:
+    """The experiments of a sweep, deduplicated, optionally sampled."""
+    grids = select(sweep, title)
+    issues = Issues(sweep.source)
+    for grid in grids:
+        _check_grid(grid, _stages_of(grid, sweep), sweep, issues)
+    issues.raise_if_any()
+    experiments = _merge(_experiments(sweep, grids), sweep.stage_names)
+    _check_unique_names(experiments, sweep.source)
+    if count is not None:
+        experiments = sample(experiments, count, seed, sweep.source)
+    return experiments
+
+
+def orphans(sweep: Sweep, experiments: list[Experiment]) -> list[str]:
+    """Params set somewhere that no template of their experiment uses (only name them)."""
+    used: dict[str, set[str]] = {
+        stage.name: {token.param for token in placeholders(stage.tokens)}
+        for stage in sweep.stages
+    }
+    unused: set[str] = set()
+    for experiment in experiments:
+        uses = set().union(*(used[name] for name in experiment.stages))
+        unused.update(set(experiment.params) - uses)
+    return sorted(unused)

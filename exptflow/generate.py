@@ -1,0 +1,122 @@
+"""Text of the generated files, from the templates shipped in ``workflow/`` and ``profiles/``.
+
+Pure: compile decides where the text goes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from string import Template
+
+from exptflow import __version__
+from exptflow.paths import ExperimentPaths
+from exptflow.plan import Plan
+from exptflow.spec import Stage
+
+GENERATED_MARK = "# exptflow-generated sha256="
+
+
+def template(package: str, name: str) -> Template:
+    return Template(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
+
+
+def rule_name(stage: str) -> str:
+    return stage.replace("-", "_")
+
+
+def _done_parts() -> tuple[str, str]:
+    """What surrounds the stage name in an experiment's ``.done`` path."""
+    relative = ExperimentPaths("").done("\0").as_posix()
+    before, after = relative.split("\0")
+    return before, after
+
+
+def _directives(stage: Stage, has_slots: bool) -> str:
+    resources_ = {}
+    if has_slots and stage.uses_gpu:
+        resources_["gpu_slot"] = 1
+    if stage.gpus:
+        resources_["gpu"] = stage.gpus
+    resources_.update(stage.resources)
+    lines = []
+    if resources_:
+        lines.append("    resources:")
+        lines += [f"        {key}={value!r}," for key, value in resources_.items()]
+    if stage.retries:
+        lines.append(f"    retries: {stage.retries}")
+    return "".join(line + "\n" for line in lines)
+
+
+def _rule(stage: Stage, has_slots: bool) -> str:
+    before, after = _done_parts()
+    return template("exptflow.workflow", "rule.smk.tmpl").substitute(
+        rule=rule_name(stage.name),
+        stage=stage.name,
+        stage_literal=json.dumps(stage.name),
+        done_before=before,
+        done_after=after,
+        directives=_directives(stage, has_slots),
+        gpu_flag="{GPU}" if stage.uses_gpu else "{NO_GPU}",
+    )
+
+
+def snakefile(plan: Plan, table: str) -> str:
+    before, after = _done_parts()
+    sweep = plan.sweep
+    rules = "".join(_rule(stage, bool(sweep.slots)) for stage in sweep.stages)
+    return template("exptflow.workflow", "Snakefile.tmpl").substitute(
+        version=__version__,
+        sweep=sweep.source,
+        sweep_literal=json.dumps(sweep.source),
+        output_literal=json.dumps(plan.output),
+        table=table,
+        table_literal=json.dumps(table),
+        slots_literal=json.dumps(list(sweep.slots)),
+        done_before=before,
+        done_after=after,
+        rules=rules,
+    )
+
+
+def experiments_table(plan: Plan) -> str:
+    """The per-experiment values the Snakefile reads: params, stages and commands."""
+    experiments = {
+        planned.directory_name: {
+            "params": dict(planned.experiment.params),
+            "stages": list(planned.experiment.stages),
+            "commands": planned.commands,
+        }
+        for planned in plan.experiments
+    }
+    table = {"sweep": plan.sweep.source, "output": plan.output, "experiments": experiments}
+    return json.dumps(table, indent=1, ensure_ascii=False) + "\n"
+
+
+def default_profile(plan: Plan) -> str:
+    slots = plan.sweep.slots
+    block = ""
+    if slots:
+        block = (
+            f"\n# GPU slots: at most {len(slots)} GPU jobs at once, one per entry of `resource`.\n"
+            f"resources:\n  gpu_slot: {len(slots)}\n"
+        )
+    text = template("exptflow.profiles", "default/config.v8+.yaml.tmpl").substitute(
+        sweep=plan.sweep.source, resources_block=block
+    )
+    return mark_generated(text)
+
+
+def mark_generated(text: str) -> str:
+    """Prefix a line that lets compile tell its own file from one the user edited."""
+    return f"{GENERATED_MARK}{_digest(text)}\n{text}"
+
+
+def is_unedited(text: str) -> bool:
+    first, _, rest = text.partition("\n")
+    return first.startswith(GENERATED_MARK) and first[len(GENERATED_MARK) :] == _digest(rest)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]

@@ -1,0 +1,87 @@
+"""Which directory each experiment gets, given what the output root already holds.
+
+A directory is an experiment's identity: one whose ``params.json`` holds a different resolved
+param set (say a default changed) is never reused silently.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from exptflow.errors import IdentityConflictError
+from exptflow.expand import Experiment
+from exptflow.naming import renamed
+from exptflow.paths import ExperimentPaths
+from exptflow.records import canonical, read_json
+
+
+@dataclass(frozen=True)
+class Conflict:
+    experiment: Experiment
+    directory: Path
+    recorded: Mapping[str, Any]
+
+
+def existing_directories(output: Path) -> set[str]:
+    try:
+        return {entry.name for entry in os.scandir(output) if entry.is_dir()}
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+
+
+def _holds(output: Path, name: str, existing: set[str], params: str) -> bool | None:
+    """True: holds these params; False: holds others; None: free."""
+    if name not in existing:
+        return None
+    recorded = read_json(ExperimentPaths.of(output, name).params)
+    return None if recorded is None else canonical(recorded) == params
+
+
+def assign(
+    experiments: list[Experiment], output: Path, rename_changed: bool
+) -> tuple[dict[str, str], list[Conflict]]:
+    """Experiment name → directory name, and the conflicts left when not renaming."""
+    existing = existing_directories(output)
+    directories: dict[str, str] = {}
+    conflicts: list[Conflict] = []
+    for experiment in experiments:
+        name = experiment.name
+        params = canonical(dict(experiment.params))
+        if _holds(output, name, existing, params) is False:
+            alternative = renamed(name, experiment.params)
+            if rename_changed or _holds(output, alternative, existing, params):
+                name = alternative
+            else:
+                recorded = read_json(ExperimentPaths.of(output, name).params) or {}
+                conflicts.append(Conflict(experiment, output / name, recorded))
+        directories[experiment.name] = name
+    return directories, conflicts
+
+
+def _difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        if old.get(key, "<unset>") != new.get(key, "<unset>"):
+            changes.append(f"{key}: {old.get(key, '<unset>')!r} -> {new.get(key, '<unset>')!r}")
+    return "; ".join(changes)
+
+
+def conflict_error(source: str, conflicts: list[Conflict]) -> IdentityConflictError:
+    lines = [
+        f"{source}: {len(conflicts)} experiment(s) would reuse a directory that holds "
+        "other params (a default, an alias or the template's params changed):"
+    ]
+    shown = conflicts[:20]
+    lines += [f"  {c.directory}: {_difference(c.recorded, c.experiment.params)}" for c in shown]
+    if len(conflicts) > len(shown):
+        lines.append(f"  ... and {len(conflicts) - len(shown)} more")
+    lines.append(
+        "Nothing was written. Run `exptflow compile --rename-changed` to give the changed "
+        "experiments new directories (<name>@<hash>) and keep the old results, "
+        "or restore the old values."
+    )
+    return IdentityConflictError("\n".join(lines))

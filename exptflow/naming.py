@@ -1,0 +1,61 @@
+"""Experiment identity: a readable, file-system-safe directory name from the swept params.
+
+``lr=0.1,norm=new``: keys in sorted order (the same whatever the YAML order), values as the
+program sees them. A name that had to be altered to be safe (a ``/``, a space, a value that
+reads as another type) or that is too long gets ``~`` and a short hash of the exact values,
+so two different param sets never share a name and the same set always gets the same one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+
+import yaml
+
+from exptflow.render import Scalar, format_value
+
+MAX_NAME_LENGTH = 120
+_KEEP_LENGTH = 100
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+\-@%]")
+EMPTY_NAME = "defaults"
+
+
+def digest(values: Mapping[str, Scalar], length: int = 8) -> str:
+    """Short stable hash of typed values (``1`` and ``"1"`` differ)."""
+    typed = sorted((key, type(value).__name__, value) for key, value in values.items())
+    text = json.dumps(typed, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+@lru_cache(maxsize=65536)
+def _part(key: str, value: Scalar, kind: type) -> tuple[str, bool]:
+    """``key=value`` text, and whether it names ``value`` faithfully."""
+    text = format_value(value)
+    safe = _UNSAFE.sub("_", text)
+    faithful = safe == text and (kind is not str or _reads_as_string(text))
+    return f"{key}={safe}", faithful
+
+
+def _reads_as_string(text: str) -> bool:
+    try:
+        return isinstance(yaml.safe_load(text), str)
+    except yaml.YAMLError:
+        return False
+
+
+def experiment_name(swept: Mapping[str, Scalar]) -> str:
+    """The directory name of an experiment whose grid document set ``swept``."""
+    parts = [_part(key, swept[key], type(swept[key])) for key in sorted(swept)]
+    name = ",".join(text for text, _ in parts) or EMPTY_NAME
+    if all(faithful for _, faithful in parts) and len(name) <= MAX_NAME_LENGTH:
+        return name
+    return f"{name[:_KEEP_LENGTH]}~{digest(swept)}"
+
+
+def renamed(name: str, params: Mapping[str, Scalar]) -> str:
+    """The new directory of an experiment whose old directory holds other params."""
+    return f"{name}@{digest(params)}"

@@ -1,0 +1,133 @@
+"""Every file exptflow reads or writes, in one place (like submitit's ``JobPaths``).
+
+Kept free of heavy imports: the job wrapper uses it in every job.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+META = ".exptflow"
+
+
+class ExperimentPaths:
+    """The files of one experiment directory ``<output>/<name>``."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    @classmethod
+    def of(cls, output: str | os.PathLike[str], name: str) -> ExperimentPaths:
+        return cls(Path(output) / name)
+
+    @property
+    def name(self) -> str:
+        return self.directory.name
+
+    @property
+    def params(self) -> Path:
+        """The fully resolved params: the experiment's identity."""
+        return self.directory / "params.json"
+
+    @property
+    def meta(self) -> Path:
+        return self.directory / META
+
+    def record(self, stage: str) -> Path:
+        """State, timings, host, slot and command of the stage's latest run."""
+        return self.meta / f"stage.{stage}.json"
+
+    def done(self, stage: str) -> Path:
+        """Written only after the stage exits 0: the file Snakemake waits for."""
+        return self.meta / f"{stage}.done"
+
+    @property
+    def history(self) -> Path:
+        """One JSON line per finished stage run, never rewritten."""
+        return self.meta / "history.jsonl"
+
+    def log(self, stage: str, started: str) -> Path:
+        """mlrunner's naming: ``log.<stage>.<YYYYmmdd.HHMMSS>``."""
+        return self.directory / f"log.{stage}.{started}"
+
+    def logs(self, stage: str) -> list[Path]:
+        """Every log of ``stage``, oldest first."""
+        return sorted(self.directory.glob(f"log.{stage}.*"))
+
+    def records(self) -> list[Path]:
+        return sorted(self.meta.glob("stage.*.json"))
+
+
+class SweepPaths:
+    """The files of a compiled sweep, relative to the directory it was compiled in."""
+
+    def __init__(self, workdir: str | os.PathLike[str] = ".", output: str = "output") -> None:
+        self.workdir = Path(workdir)
+        self.output_name = output
+
+    @property
+    def snakefile(self) -> Path:
+        return self.workdir / "Snakefile"
+
+    @property
+    def table(self) -> Path:
+        """The experiments table the generated Snakefile reads."""
+        return self.workdir / "experiments.json"
+
+    @property
+    def profiles(self) -> Path:
+        return self.workdir / "profiles"
+
+    def profile(self, name: str) -> Path:
+        return self.profiles / name / "config.v8+.yaml"
+
+    @property
+    def output(self) -> Path:
+        return self.workdir / self.output_name
+
+    def experiment(self, name: str) -> ExperimentPaths:
+        return ExperimentPaths.of(self.output, name)
+
+    @property
+    def runs(self) -> Path:
+        """One folder per ``snakemake`` run with its provenance."""
+        return self.output / META / "runs"
+
+    def run(self, run_id: str) -> Path:
+        return self.runs / run_id
+
+    @property
+    def snakemake_state(self) -> Path:
+        return self.workdir / ".snakemake"
+
+
+class RunPaths:
+    """The provenance files of one ``snakemake`` run."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    @property
+    def git(self) -> Path:
+        return self.directory / "git.json"
+
+    @property
+    def diff(self) -> Path:
+        return self.directory / "uncommitted.patch"
+
+    @property
+    def untracked(self) -> Path:
+        return self.directory / "untracked.txt"
+
+    @property
+    def environment(self) -> Path:
+        return self.directory / "environment.json"
+
+    def sweep_copy(self, source: str) -> Path:
+        return self.directory / Path(source).name
+
+
+def gpu_lock_dir() -> Path:
+    """Shared by every sweep of this machine, so sweeps sharing GPUs never share a slot."""
+    return Path(os.environ.get("EXPTFLOW_LOCK_DIR", "/tmp/exptflow-gpu-locks"))

@@ -1,0 +1,89 @@
+"""What a compiled sweep will run: every (experiment, stage) job and whether it is new,
+already done, or outdated (done with another command, or after a stage that reruns)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from exptflow import render
+from exptflow.expand import Experiment
+from exptflow.identity import existing_directories
+from exptflow.paths import ExperimentPaths
+from exptflow.records import read_json
+from exptflow.spec import Sweep
+
+NEW, DONE, OUTDATED = "new", "done", "outdated"
+
+
+@dataclass(frozen=True)
+class Job:
+    stage: str
+    directory: str  # relative to the compile directory, as the commands use it
+    command: str
+    state: str
+
+
+@dataclass(frozen=True)
+class PlannedExperiment:
+    experiment: Experiment
+    directory_name: str
+    jobs: tuple[Job, ...]
+
+    @property
+    def commands(self) -> dict[str, str]:
+        return {job.stage: job.command for job in self.jobs}
+
+
+@dataclass(frozen=True)
+class Plan:
+    sweep: Sweep
+    output: str
+    experiments: tuple[PlannedExperiment, ...]
+    orphans: tuple[str, ...]
+
+    def jobs(self) -> list[Job]:
+        return [job for planned in self.experiments for job in planned.jobs]
+
+    def counts(self) -> Counter[str]:
+        return Counter(job.state for job in self.jobs())
+
+    def to_run(self) -> list[Job]:
+        return [job for job in self.jobs() if job.state != DONE]
+
+
+def _state(paths: ExperimentPaths, stage: str, command: str, upstream_reruns: bool) -> str:
+    if not paths.done(stage).exists():
+        return NEW
+    record = read_json(paths.record(stage)) or {}
+    if upstream_reruns or record.get("command") != command:
+        return OUTDATED
+    return DONE
+
+
+def plan_experiment(
+    sweep: Sweep, output: str, experiment: Experiment, directory_name: str, exists: bool
+) -> PlannedExperiment:
+    directory = f"{output}/{directory_name}"
+    paths = ExperimentPaths(directory)
+    jobs = []
+    reruns = False
+    for stage in experiment.stages:
+        command = render.render(sweep.stage(stage).tokens, experiment.params, directory, directory_name)
+        state = _state(paths, stage, command, reruns) if exists else NEW
+        reruns = reruns or state != DONE
+        jobs.append(Job(stage, directory, command, state))
+    return PlannedExperiment(experiment, directory_name, tuple(jobs))
+
+
+def make_plan(
+    sweep: Sweep, output: str, experiments: list[Experiment], directories: dict[str, str],
+    workdir: Path, orphans: list[str],
+) -> Plan:
+    existing = existing_directories(workdir / output)
+    planned = tuple(
+        plan_experiment(sweep, output, e, directories[e.name], directories[e.name] in existing)
+        for e in experiments
+    )
+    return Plan(sweep, output, planned, tuple(orphans))

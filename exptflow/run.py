@@ -1,0 +1,68 @@
+"""``exptflow run``: compile when needed, clear a stale Snakemake lock, run Snakemake.
+
+After ``kill -9`` or a power cut Snakemake alone needs ``--unlock`` then
+``--rerun-incomplete``; this does both, but unlocks only when no live Snakemake works in
+this directory. Ctrl-C cancels cleanly: Snakemake runs in its own process group and gets
+SIGTERM, which stops every job (the wrapper stops the stage's processes) and removes
+partial outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from exptflow.paths import SweepPaths
+
+
+def _snakemake_processes_in(workdir: Path) -> list[int]:
+    """PIDs of live Snakemake processes whose working directory is ``workdir``."""
+    target = workdir.resolve()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            if not any(b"snakemake" in part for part in command[:3]):
+                continue
+            if Path(os.readlink(entry / "cwd")) == target:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def clear_stale_lock(workdir: Path) -> bool:
+    """Remove Snakemake's lock files if no live Snakemake holds them; True if removed."""
+    locks = SweepPaths(workdir).snakemake_state / "locks"
+    stale = list(locks.glob("*.lock")) if locks.is_dir() else []
+    if not stale or _snakemake_processes_in(workdir):
+        return False
+    for lock in stale:
+        lock.unlink(missing_ok=True)
+    return True
+
+
+def run_snakemake(arguments: Sequence[str], workdir: Path) -> int:
+    """Run Snakemake in its own process group; Ctrl-C or SIGTERM here cancels it cleanly."""
+    command = [sys.executable, "-m", "snakemake", "--rerun-incomplete", *arguments]
+    process = subprocess.Popen(command, cwd=workdir, start_new_session=True)
+
+    def cancel(signum: int, _frame: object) -> None:
+        print(f"exptflow: {signal.Signals(signum).name}: cancelling the run", file=sys.stderr)
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+    previous = {s: signal.signal(s, cancel) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return process.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

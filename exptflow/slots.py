@@ -1,0 +1,84 @@
+"""GPU slots: one lock file per entry of ``resource``, held with ``flock`` while a job runs.
+
+The kernel drops an ``flock`` when every process holding the file descriptor is gone, so a
+slot frees itself even after ``kill -9``; no stale lock can block a GPU. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# Variables a cluster scheduler sets in a job: then the GPUs it gave are the ones to use.
+CLUSTER_JOB_VARIABLES = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "KUBERNETES_SERVICE_HOST")
+
+
+@dataclass(frozen=True)
+class Slot:
+    devices: str  # the CUDA_VISIBLE_DEVICES value, e.g. "0" or "0,1"
+    lock: Path
+    descriptor: int
+
+
+def lock_names(slots: Sequence[str]) -> list[str]:
+    """``gpu-0.0.lock``: GPU list, then which listing of that same list (``[0, 0]`` → 2 slots)."""
+    seen: Counter[str] = Counter()
+    names = []
+    for devices in slots:
+        names.append(f"gpu-{devices.replace(',', '+')}.{seen[devices]}.lock")
+        seen[devices] += 1
+    return names
+
+
+def _try_lock(path: Path) -> int | None:
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return None
+    return descriptor
+
+
+def _lock_dir(directory: Path) -> Path:
+    if not directory.is_dir():
+        directory.mkdir(parents=True, exist_ok=True)
+        try:  # shared by every user of the machine, like /tmp
+            directory.chmod(0o1777)
+        except PermissionError:
+            pass
+    return directory
+
+
+def acquire(slots: Sequence[str], directory: Path, poll: float = 0.05) -> Slot:
+    """Block until one slot is free and return it locked.
+
+    Snakemake runs at most ``len(slots)`` GPU jobs at once, so one sweep never waits here;
+    only several sweeps sharing the GPUs of one machine do.
+    """
+    directory = _lock_dir(directory)
+    candidates = list(zip(slots, lock_names(slots), strict=True))
+    waited = False
+    while True:
+        for devices, name in candidates:
+            descriptor = _try_lock(directory / name)
+            if descriptor is not None:
+                return Slot(devices, directory / name, descriptor)
+        if not waited:
+            print(f"exptflow: every GPU slot is busy; waiting ({directory})", file=sys.stderr)
+            waited = True
+        time.sleep(poll * (1 + random.random()))
+
+
+def scheduler_devices(environ: dict[str, str]) -> str | None:
+    """The GPUs a cluster scheduler gave this job, if it gave any."""
+    if any(name in environ for name in CLUSTER_JOB_VARIABLES):
+        return environ.get("CUDA_VISIBLE_DEVICES")
+    return None

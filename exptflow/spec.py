@@ -1,0 +1,482 @@
+"""The sweep file model: one frozen dataclass per YAML concept, each built by ``from_mapping``.
+
+Every builder collects all problems it finds (naming the file and the YAML path) into an
+``Issues`` list instead of stopping at the first, so a user fixes a file in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from exptflow import render
+from exptflow.errors import SweepFileError, problem
+from exptflow.render import RESERVED, Scalar, Token
+from exptflow.yamlfile import load_documents
+
+PARAM_NAME = re.compile(r"^[A-Za-z][\w\-]*$")
+STAGE_NAME = re.compile(r"^[A-Za-z][\w\-]*$")
+CONFIG_KEYS = ("alias", "default", "output", "resource", "template")
+STAGE_KEYS = ("cmd", "gpus", "resources", "retries")
+GRID_KEYS = ("_cmd", "_title")
+# Rule resources Snakemake and its executor plugins understand, with the type each takes.
+RESOURCE_TYPES: dict[str, type] = {
+    "mem_mb": int,
+    "disk_mb": int,
+    "runtime": int,
+    "cpus_per_task": int,
+    "slurm_partition": str,
+    "slurm_account": str,
+    "slurm_extra": str,
+    "gpu_model": str,
+    "constraint": str,
+    "nodes": int,
+    "tasks": int,
+}
+
+
+class Issues:
+    """Problems found while reading one sweep file, each already naming file and YAML path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[str] = []
+
+    def add(self, where: str, what: str) -> None:
+        self.problems.append(problem(self.source, where, what))
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise SweepFileError(self.problems)
+
+
+def join(where: str, key: object) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__}"
+
+
+def unknown_key(key: object, valid: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(str(key), valid, n=1)
+    hint = f"did you mean `{close[0]}`? " if close else ""
+    return f"unknown key `{key}`; {hint}valid keys: {', '.join(valid)}"
+
+
+def is_scalar(value: object) -> bool:
+    return isinstance(value, str | int | float | bool)
+
+
+def check_scalar(value: object, where: str, issues: Issues) -> bool:
+    if is_scalar(value):
+        return True
+    fix = "quote it" if value is None else "give a string, number or boolean"
+    issues.add(where, f"{kind(value)} where a single value is needed; {fix}")
+    return False
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One ``template`` entry: a shell command and how to run it."""
+
+    name: str
+    command: str
+    tokens: tuple[Token, ...]
+    gpus: int | None = None  # None: one slot when the sweep has a ``resource`` list
+    resources: Mapping[str, int | str] = field(default_factory=dict)
+    retries: int = 0
+
+    @property
+    def uses_gpu(self) -> bool:
+        return self.gpus is None or self.gpus > 0
+
+    @classmethod
+    def from_mapping(cls, name: str, data: object, where: str, issues: Issues) -> Stage | None:
+        if not isinstance(name, str) or not STAGE_NAME.match(name):
+            issues.add(where, "stage names start with a letter and use letters, digits, _ and -")
+            return None
+        if isinstance(data, str):
+            return cls._from_command(name, data, where, issues)
+        if not isinstance(data, dict):
+            issues.add(where, f"{kind(data)}; give a shell command or a mapping with `cmd`")
+            return None
+        for key in data:
+            if key not in STAGE_KEYS:
+                issues.add(join(where, key), unknown_key(key, STAGE_KEYS))
+        stage = cls._from_command(name, data.get("cmd"), join(where, "cmd"), issues)
+        gpus = _non_negative_int(data.get("gpus"), join(where, "gpus"), issues)
+        retries = _non_negative_int(data.get("retries", 0), join(where, "retries"), issues)
+        resources = _resources(data.get("resources", {}), join(where, "resources"), issues)
+        if stage is None:
+            return None
+        return cls(name, stage.command, stage.tokens, gpus, resources, retries or 0)
+
+    @classmethod
+    def _from_command(cls, name: str, command: object, where: str, issues: Issues) -> Stage | None:
+        if not isinstance(command, str) or not command.strip():
+            issues.add(where, f"the stage command is {_describe_empty(command)}; write a command")
+            return None
+        folded = render.fold(command)
+        return cls(name, folded, render.parse(folded))
+
+
+def _describe_empty(value: object) -> str:
+    return "empty" if value is None or value == "" or isinstance(value, str) else kind(value)
+
+
+def _non_negative_int(value: object, where: str, issues: Issues) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        issues.add(where, f"{value!r} is not a whole number >= 0; write e.g. `1`")
+        return None
+    return value
+
+
+def _resources(data: object, where: str, issues: Issues) -> dict[str, int | str]:
+    if not isinstance(data, dict):
+        issues.add(where, f"{kind(data)}; give a mapping such as `{{mem_mb: 8000, runtime: 120}}`")
+        return {}
+    valid = tuple(sorted(RESOURCE_TYPES))
+    result: dict[str, int | str] = {}
+    for key, value in data.items():
+        expected = RESOURCE_TYPES.get(key)
+        if expected is None:
+            issues.add(join(where, key), unknown_key(key, valid))
+        elif isinstance(value, bool) or not isinstance(value, expected):
+            issues.add(join(where, key), f"{value!r} should be {kind(expected())}")
+        else:
+            result[key] = value
+    return result
+
+
+@dataclass(frozen=True)
+class Alias:
+    """One ``alias`` entry: a value of ``name`` sets several params at once."""
+
+    name: str
+    choices: Mapping[Scalar, Mapping[str, Scalar]]  # value -> {target: value}
+    copies_to: tuple[str, ...] = ()  # list form: the value is copied to each target
+
+    def targets(self) -> tuple[str, ...]:
+        if self.copies_to:
+            return self.copies_to
+        return tuple(next(iter(self.choices.values()), {}))
+
+    def resolve(self, value: Scalar) -> dict[str, Scalar]:
+        if self.copies_to:
+            return dict.fromkeys(self.copies_to, value)
+        return dict(self.choices[value])
+
+    @classmethod
+    def from_mapping(cls, name: str, data: object, where: str, issues: Issues) -> Alias | None:
+        if isinstance(data, list) and data and all(isinstance(t, str) for t in data):
+            return cls(name, {}, tuple(data))
+        if not isinstance(data, dict) or not data:
+            issues.add(where, "give a mapping `value: {param: value, ...}` or a list of params")
+            return None
+        choices: dict[Scalar, dict[str, Scalar]] = {}
+        first_targets: set[str] | None = None
+        for value, targets in data.items():
+            at = join(where, value)
+            if not isinstance(targets, dict) or not targets:
+                issues.add(at, "give the params this value sets, e.g. `{a: 1, b: 2}`")
+                continue
+            if first_targets is not None and set(targets) != first_targets:
+                issues.add(
+                    at,
+                    f"sets {sorted(targets)} but the first entry sets {sorted(first_targets)}; "
+                    "every value of an alias must set the same params",
+                )
+            first_targets = first_targets or set(targets)
+            if all(check_scalar(v, join(at, k), issues) for k, v in targets.items()):
+                choices[value] = targets
+        return cls(name, choices)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One later YAML document: the Cartesian product of its lists."""
+
+    document: int  # 1-based position in the file; the settings document is document 1
+    axes: tuple[tuple[str, tuple[Scalar, ...]], ...]
+    title: str | None = None
+    stages: tuple[str, ...] | None = None  # ``_cmd``: which stages its experiments run
+
+    @property
+    def where(self) -> str:
+        return f"document {self.document}"
+
+    def size(self) -> int:
+        total = 1
+        for _, values in self.axes:
+            total *= len(values)
+        return total
+
+    @classmethod
+    def from_mapping(cls, data: object, document: int, issues: Issues) -> Grid | None:
+        where = f"document {document}"
+        if not isinstance(data, dict) or not data:
+            issues.add(where, f"the grid is {kind(data) if data else 'empty'}; list params to sweep")
+            return None
+        axes = []
+        for key, values in data.items():
+            if key not in GRID_KEYS:
+                axis = _axis(key, values, join(where, key), issues)
+                axes.append(axis) if axis else None
+        if not axes and not any(key not in GRID_KEYS for key in data):
+            issues.add(where, "the grid lists no params; add at least one, e.g. `seed: [0]`")
+        title = data.get("_title")
+        if title is not None and not isinstance(title, str | int):
+            issues.add(join(where, "_title"), f"{kind(title)}; give a name")
+        stages = _stage_list(data.get("_cmd"), join(where, "_cmd"), issues)
+        return cls(document, tuple(axes), None if title is None else str(title), stages)
+
+
+def _axis(key: object, values: object, where: str, issues: Issues) -> tuple | None:
+    if not isinstance(key, str) or not PARAM_NAME.match(key):
+        issues.add(where, bad_param_name(key))
+        return None
+    listed = values if isinstance(values, list) else [values]
+    if not listed:
+        issues.add(where, "empty list; give at least one value or remove the param")
+        return None
+    if not all([check_scalar(v, f"{where}[{i}]", issues) for i, v in enumerate(listed)]):
+        return None
+    if len(set(map(_typed, listed))) != len(listed):
+        issues.add(where, "a value is listed twice; list each value once")
+    return (key, tuple(listed))
+
+
+def _typed(value: Scalar) -> tuple[type, Scalar]:
+    return (type(value), value)
+
+
+def bad_param_name(key: object) -> str:
+    if isinstance(key, str) and key in RESERVED:
+        return f"`{key}` is reserved; exptflow sets it, rename your param"
+    if isinstance(key, str) and key.startswith("_"):
+        return f"unknown key `{key}`; valid keys starting with `_`: {', '.join(GRID_KEYS)}"
+    return (
+        f"param name {key!r} is not valid; start with a letter and use letters, digits, _ and -"
+    )
+
+
+def _stage_list(data: object, where: str, issues: Issues) -> tuple[str, ...] | None:
+    if data is None:
+        return None
+    names = [data] if isinstance(data, str) else data
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        issues.add(where, "give the stages to run as a list, e.g. `[train, test]`")
+        return None
+    return tuple(names)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A whole sweep file: the first document's settings and one :class:`Grid` per document."""
+
+    source: str
+    stages: tuple[Stage, ...]
+    defaults: Mapping[str, Scalar]
+    slots: tuple[str, ...]
+    aliases: Mapping[str, Alias]
+    grids: tuple[Grid, ...]
+    output: str = "output"
+
+    def stage(self, name: str) -> Stage:
+        return next(stage for stage in self.stages if stage.name == name)
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return tuple(stage.name for stage in self.stages)
+
+    @classmethod
+    def from_documents(cls, documents: list[Any], source: str) -> Sweep:
+        issues = Issues(source)
+        if not documents or documents[0] is None:
+            issues.add("", "the file is empty; start with a document holding `template`")
+            issues.raise_if_any()
+        config = documents[0]
+        if not isinstance(config, dict):
+            issues.add("document 1", f"{kind(config)}; the first document is a mapping")
+            issues.raise_if_any()
+        for key in config:
+            if key not in CONFIG_KEYS:
+                issues.add(str(key), unknown_key(key, CONFIG_KEYS))
+        sweep = cls(
+            source=source,
+            stages=_stages(config.get("template"), issues),
+            defaults=_defaults(config.get("default", {}), issues),
+            slots=_slots(config.get("resource"), issues),
+            aliases=_aliases(config.get("alias", {}), issues),
+            grids=_grids(documents[1:], issues),
+            output=_output(config.get("output", "output"), issues),
+        )
+        sweep._check_references(issues)
+        issues.raise_if_any()
+        return sweep
+
+    def _check_references(self, issues: Issues) -> None:
+        known = self._param_universe()
+        for stage in self.stages:
+            _check_placeholders(stage, known, self.aliases, issues)
+        for grid in self.grids:
+            for name in grid.stages or ():
+                if name not in self.stage_names:
+                    what = unknown_key(name, self.stage_names).replace("key", "stage", 1)
+                    issues.add(join(grid.where, "_cmd"), what)
+            _check_alias_overlap([p for p, _ in grid.axes], self.aliases, grid.where, issues)
+            for param, values in grid.axes:
+                alias = self.aliases.get(param)
+                if alias and not alias.copies_to:
+                    _check_alias_values(alias, values, join(grid.where, param), issues)
+        _check_alias_overlap(list(self.defaults), self.aliases, "default", issues)
+        for param, value in self.defaults.items():
+            alias = self.aliases.get(param)
+            if alias and not alias.copies_to:
+                _check_alias_values(alias, (value,), join("default", param), issues)
+
+    def _param_universe(self) -> set[str]:
+        known = set(self.defaults)
+        for grid in self.grids:
+            known.update(param for param, _ in grid.axes)
+        for alias in self.aliases.values():
+            known.update(alias.targets())
+        return known
+
+
+def _check_placeholders(stage: Stage, known: set[str], aliases: Mapping, issues: Issues) -> None:
+    where = join("template", stage.name)
+    tokens = render.placeholders(stage.tokens)
+    braces = {t.param for t in tokens if not t.flag}
+    brackets = {t.param for t in tokens if t.flag}
+    for param in sorted(braces & brackets):
+        issues.add(where, f"`{param}` is used as both {{{param}}} and [{param}]; use one form")
+    for token in tokens:
+        shown = f"[{token.param}]" if token.flag else f"{{{token.param}}}"
+        if token.param in RESERVED and token.flag:
+            issues.add(where, f"{shown}: reserved names only work in braces; write {{{token.param}}}")
+        elif token.param in aliases:
+            targets = ", ".join(aliases[token.param].targets())
+            issues.add(where, f"{shown} is an alias; use the params it sets ({targets})")
+        elif token.param not in known and token.param not in RESERVED:
+            close = difflib.get_close_matches(token.param, sorted(known), n=1)
+            hint = f"did you mean `{close[0]}`? " if close else ""
+            issues.add(
+                where,
+                f"unknown placeholder {shown}; {hint}give `{token.param}` a value in "
+                "`default` or in a grid document",
+            )
+
+
+def _check_alias_overlap(params: list[str], aliases: Mapping, where: str, issues: Issues) -> None:
+    for param in params:
+        if param not in aliases:
+            continue
+        for target in aliases[param].targets():
+            if target in params:
+                issues.add(
+                    join(where, target),
+                    f"also set by alias `{param}`; set `{target}` or `{param}` here, not both",
+                )
+
+
+def _check_alias_values(alias: Alias, values: tuple, where: str, issues: Issues) -> None:
+    valid = ", ".join(map(str, alias.choices))
+    for value in values:
+        if value not in alias.choices:
+            issues.add(where, f"{value!r} is not a value of alias `{alias.name}`; use one of: {valid}")
+
+
+def _stages(data: object, issues: Issues) -> tuple[Stage, ...]:
+    if data is None:
+        issues.add("template", "missing; add `template:` with one shell command per stage")
+        return ()
+    if not isinstance(data, dict) or not data:
+        shown = "empty" if isinstance(data, dict) else kind(data)
+        issues.add("template", f"{shown}; give a mapping `stage: command`, e.g. `train: python …`")
+        return ()
+    stages = (Stage.from_mapping(k, v, join("template", k), issues) for k, v in data.items())
+    return tuple(stage for stage in stages if stage)
+
+
+def _defaults(data: object, issues: Issues) -> dict[str, Scalar]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        issues.add("default", f"{kind(data)}; give a mapping `param: value`")
+        return {}
+    result = {}
+    for key, value in data.items():
+        where = join("default", key)
+        if not isinstance(key, str) or not PARAM_NAME.match(key):
+            issues.add(where, bad_param_name(key))
+        elif check_scalar(value, where, issues):
+            result[key] = value
+    return result
+
+
+def _slots(data: object, issues: Issues) -> tuple[str, ...]:
+    if data is None:
+        return ()
+    fix = 'give a list of GPU ids, e.g. `[0, 1]`, or of id groups, e.g. `["0,1", "2,3"]`'
+    if not isinstance(data, list) or not data:
+        issues.add("resource", f"{'empty list' if data == [] else kind(data)}; {fix}")
+        return ()
+    slots = []
+    for index, entry in enumerate(data):
+        ids = entry if isinstance(entry, list) else str(entry).split(",")
+        ids = [str(i).strip() for i in ids] if not isinstance(entry, bool | dict) else []
+        if not ids or not all(i and " " not in i for i in ids) or entry is None:
+            issues.add(f"resource[{index}]", f"{entry!r} is not a GPU id list; {fix}")
+        else:
+            slots.append(",".join(ids))
+    return tuple(slots)
+
+
+def _aliases(data: object, issues: Issues) -> dict[str, Alias]:
+    if not isinstance(data, dict):
+        issues.add("alias", f"{kind(data)}; give a mapping `name: {{value: {{param: value}}}}`")
+        return {}
+    aliases = {}
+    for name, entry in data.items():
+        where = join("alias", name)
+        if not isinstance(name, str) or not PARAM_NAME.match(name):
+            issues.add(where, bad_param_name(name))
+        elif alias := Alias.from_mapping(name, entry, where, issues):
+            aliases[name] = alias
+    return aliases
+
+
+def _grids(documents: list[Any], issues: Issues) -> tuple[Grid, ...]:
+    if not documents:
+        issues.add("", "no grid documents; add a `---` document listing params to sweep")
+    grids = (Grid.from_mapping(doc, index, issues) for index, doc in enumerate(documents, 2))
+    return tuple(grid for grid in grids if grid)
+
+
+def _output(data: object, issues: Issues) -> str:
+    if not isinstance(data, str) or not data.strip():
+        issues.add("output", f"{kind(data)}; give the experiments directory, e.g. `output`")
+        return "output"
+    return data
+
+
+def load(path: Path | str, source: str | None = None) -> Sweep:
+    """Read and validate a sweep file; ``source`` is how messages name it."""
+    source = source or str(path)
+    return Sweep.from_documents(load_documents(Path(path), source), source)
