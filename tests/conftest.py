@@ -1,0 +1,85 @@
+"""Shared helpers: real sweep files in temporary directories, real exptflow and snakemake runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def isolated_gpu_locks(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets its own GPU lock directory (the default is shared by the machine)."""
+    locks = tmp_path_factory.mktemp("gpu-locks")
+    monkeypatch.setenv("EXPTFLOW_LOCK_DIR", str(locks))
+    return locks
+
+
+def write_sweep(directory: Path, text: str, name: str = "params.yaml") -> Path:
+    path = directory / name
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+def exptflow(directory: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "exptflow.cli", *args],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"exptflow {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def snakemake(directory: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def records(directory: Path, output: str = "output") -> list[dict]:
+    """Every stage record of every experiment under ``directory/output``."""
+    return [
+        json.loads(path.read_text())
+        for path in sorted((directory / output).glob("*/.exptflow/stage.*.json"))
+    ]
+
+
+def history(directory: Path, output: str = "output") -> list[dict]:
+    """Every finished stage run, from the append-only histories."""
+    lines = []
+    for path in sorted((directory / output).glob("*/.exptflow/history.jsonl")):
+        lines += [json.loads(line) for line in path.read_text().splitlines()]
+    return lines
+
+
+def executions(counter: Path) -> list[str]:
+    return counter.read_text().split() if counter.exists() else []
+
+
+@pytest.fixture
+def chdir_tmp(tmp_path: Path) -> Iterator[Path]:
+    previous = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        yield tmp_path
+    finally:
+        os.chdir(previous)

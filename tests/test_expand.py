@@ -1,0 +1,178 @@
+"""Expansion is a pure function: sweep documents in, experiments out (a table of cases)."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from exptflow.expand import expand, orphans
+from exptflow.naming import MAX_NAME_LENGTH, experiment_name
+from exptflow.render import render
+from exptflow.spec import Sweep
+
+SEED_EXAMPLE = """
+template:
+  train: python train.py data-bin/{data} --save-dir {_output} --norm {norm} [moment] [early-stop]
+  avg: python checkpoint_avg.py --inputs {_output} --num 5 --output {_output}/avg.pt
+  test: python generate.py data-bin/{data} --beam 5 --path {_output}/avg.pt
+default: {data: iwslt14, norm: batch, moment: 0.1, early-stop: False}
+resource: [0, 1, 2, 3]
+---
+norm: [new, batch]
+moment: [0.1, 0.05]
+---
+norm: [batch]
+early-stop: [True, False]
+"""
+
+
+def sweep_of(text: str) -> Sweep:
+    return Sweep.from_documents(list(yaml.safe_load_all(text)), "sweep.yaml")
+
+
+def names(text: str, **options: object) -> list[str]:
+    return [experiment.name for experiment in expand(sweep_of(text), **options)]
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "expected"),
+    [
+        pytest.param(
+            SEED_EXAMPLE,
+            {},
+            [
+                "moment=0.1,norm=new",
+                "moment=0.05,norm=new",
+                "moment=0.1,norm=batch",
+                "moment=0.05,norm=batch",
+                "early-stop=True,norm=batch",
+            ],
+            id="seed-example-dedups-early-stop-false",
+        ),
+        pytest.param(
+            "template: {t: 'run {a} {b}'}\n---\nb: [1, 2]\na: x\n",
+            {},
+            ["a=x,b=1", "a=x,b=2"],
+            id="scalar-is-one-value-list-and-keys-sorted",
+        ),
+        pytest.param(
+            "template: {t: 'run {a}'}\n---\na: [1, 2]\n---\n_title: more\na: [3]\n",
+            {"title": "more"},
+            ["a=3"],
+            id="title-selects-documents",
+        ),
+        pytest.param(
+            "template: {t: 'run {a}'}\n---\na: [1, 2, 3, 4, 5, 6]\n",
+            {"count": 3, "seed": 7},
+            ["a=2", "a=3", "a=4"],
+            id="sample-is-reproducible-and-in-order",
+        ),
+        pytest.param(
+            "template: {t: 'run [x] [y]'}\n"
+            "alias: {arch: {pre: {x: 1, y: 1}, post: {x: 2, y: 2}}}\n"
+            "---\narch: [pre, post]\n---\nx: 1\ny: 1\n",
+            {},
+            ["arch=pre", "arch=post"],
+            id="alias-expands-and-dedups-with-explicit-targets",
+        ),
+        pytest.param(
+            "template: {t: 'run {a} {b}'}\n---\nb: [1]\na: [x]\n---\na: [x]\nb: [1]\n",
+            {},
+            ["a=x,b=1"],
+            id="yaml-key-order-does-not-matter",
+        ),
+    ],
+)
+def test_expansion_names(text: str, options: dict, expected: list[str]) -> None:
+    assert names(text, **options) == expected
+
+
+def test_seed_example_has_five_experiments_and_fifteen_jobs() -> None:
+    experiments = expand(sweep_of(SEED_EXAMPLE))
+    assert len(experiments) == 5
+    assert sum(len(e.stages) for e in experiments) == 15
+    merged = next(e for e in experiments if e.name == "moment=0.1,norm=batch")
+    assert dict(merged.params) == {
+        "data": "iwslt14",
+        "early-stop": False,
+        "moment": 0.1,
+        "norm": "batch",
+    }
+
+
+def test_cmd_limits_stages_and_duplicates_union_them() -> None:
+    text = (
+        "template: {train: 't {a}', avg: 'v {a}', test: 'e {a}'}\n"
+        "---\na: [1, 2]\n_cmd: [train]\n---\na: [2]\n_cmd: [test]\n"
+    )
+    stages = {e.name: e.stages for e in expand(sweep_of(text))}
+    assert stages == {"a=1": ("train",), "a=2": ("train", "test")}
+
+
+def test_alias_list_form_copies_the_value() -> None:
+    text = "template: {t: 'run {enc} {dec}'}\nalias: {dim: [enc, dec]}\n---\ndim: [8]\n"
+    (experiment,) = expand(sweep_of(text))
+    assert dict(experiment.params) == {"dec": 8, "enc": 8}
+
+
+def test_orphans_are_params_no_template_uses() -> None:
+    text = "template: {t: 'run {a}'}\ndefault: {unused: 1}\n---\na: [1]\nseed: [1, 2]\n"
+    sweep = sweep_of(text)
+    assert orphans(sweep, expand(sweep)) == ["seed", "unused"]
+
+
+@pytest.mark.parametrize(
+    ("swept", "expected"),
+    [
+        pytest.param({"lr": 0.1, "norm": "new"}, "lr=0.1,norm=new", id="plain"),
+        pytest.param({"b": 1, "a": True}, "a=True,b=1", id="sorted-keys"),
+        pytest.param({"lr": 1e-05}, "lr=1e-05", id="float-round-trips"),
+        pytest.param({}, "defaults", id="nothing-swept"),
+    ],
+)
+def test_readable_names(swept: dict, expected: str) -> None:
+    assert experiment_name(swept) == expected
+
+
+@pytest.mark.parametrize(
+    "swept",
+    [
+        pytest.param({"data": "../../etc"}, id="path-traversal"),
+        pytest.param({"data": "/abs/path"}, id="absolute-path"),
+        pytest.param({"data": "a b;c"}, id="spaces-and-semicolon"),
+        pytest.param({"a": "1"}, id="string-that-reads-as-a-number"),
+        pytest.param({"a": "x" * 300}, id="too-long"),
+    ],
+)
+def test_unsafe_names_are_safe_bounded_and_hashed(swept: dict) -> None:
+    name = experiment_name(swept)
+    assert "/" not in name and not name.startswith(".") and "\0" not in name
+    assert len(name) <= MAX_NAME_LENGTH
+    assert "~" in name
+
+
+def test_string_and_number_get_different_names() -> None:
+    assert experiment_name({"a": "1"}) != experiment_name({"a": 1})
+
+
+@pytest.mark.parametrize(
+    ("template", "params", "expected"),
+    [
+        pytest.param("run {a}", {"a": "x y"}, "run 'x y'", id="value-is-quoted"),
+        pytest.param("run [a]", {"a": 3}, "run --a 3", id="flag-with-value"),
+        pytest.param("run [a]", {"a": True}, "run --a", id="true-flag"),
+        pytest.param("run [a]", {"a": False}, "run ", id="false-flag"),
+        pytest.param("run {_output} {_name}", {}, "run 'out/a b' 'a b'", id="reserved"),
+        pytest.param("run {_time}", {}, 'run "$EXPTFLOW_TIME"', id="time-at-job-start"),
+        pytest.param("echo ${HOME} [0-9]", {}, "echo ${HOME} [0-9]", id="shell-syntax-kept"),
+    ],
+)
+def test_render(template: str, params: dict, expected: str) -> None:
+    from exptflow.render import parse
+
+    assert render(parse(template), params, "out/a b", "a b") == expected
+
+
+def test_multiline_command_is_folded() -> None:
+    sweep = sweep_of("template:\n  t: |\n    run\n      --a {a}\n---\na: 1\n")
+    assert sweep.stages[0].command == "run --a {a}"
