@@ -99,7 +99,10 @@ def write(plan_: Plan, workdir: str = ".") -> list[Written]:
     table_name = paths.table.name
     return [
         Written(paths.table, write_if_changed(paths.table, generate.experiments_table(plan_))),
-        Written(paths.snakefile, write_if_changed(paths.snakefile, generate.snakefile(plan_, table_name))),
+        Written(
+            paths.snakefile,
+            write_if_changed(paths.snakefile, generate.snakefile(plan_, table_name)),
+        ),
         write_profile(paths.profile("default"), generate.default_profile(plan_)),
     ]
 

@@ -162,8 +162,7 @@ def expand(
 def orphans(sweep: Sweep, experiments: list[Experiment]) -> list[str]:
     """Params set somewhere that no template of their experiment uses (only name them)."""
     used: dict[str, set[str]] = {
-        stage.name: {token.param for token in placeholders(stage.tokens)}
-        for stage in sweep.stages
+        stage.name: {token.param for token in placeholders(stage.tokens)} for stage in sweep.stages
     }
     unused: set[str] = set()
     for experiment in experiments:

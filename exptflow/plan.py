@@ -70,7 +70,9 @@ def plan_experiment(
     jobs = []
     reruns = False
     for stage in experiment.stages:
-        command = render.render(sweep.stage(stage).tokens, experiment.params, directory, directory_name)
+        command = render.render(
+            sweep.stage(stage).tokens, experiment.params, directory, directory_name
+        )
         state = _state(paths, stage, command, reruns) if exists else NEW
         reruns = reruns or state != DONE
         jobs.append(Job(stage, directory, command, state))
@@ -78,8 +80,12 @@ def plan_experiment(
 
 
 def make_plan(
-    sweep: Sweep, output: str, experiments: list[Experiment], directories: dict[str, str],
-    workdir: Path, orphans: list[str],
+    sweep: Sweep,
+    output: str,
+    experiments: list[Experiment],
+    directories: dict[str, str],
+    workdir: Path,
+    orphans: list[str],
 ) -> Plan:
     existing = existing_directories(workdir / output)
     planned = tuple(

@@ -24,7 +24,10 @@ def git_state(workdir: Path, paths: RunPaths) -> dict[str, Any] | None:
         repo = git.Repo(workdir, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
-    state: dict[str, Any] = {"root": repo.working_tree_dir, "dirty": repo.is_dirty(untracked_files=True)}
+    state: dict[str, Any] = {
+        "root": repo.working_tree_dir,
+        "dirty": repo.is_dirty(untracked_files=True),
+    }
     try:
         commit = repo.head.commit
         state.update(commit=commit.hexsha, message=commit.message.strip())

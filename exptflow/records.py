@@ -15,7 +15,9 @@ from typing import Any
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
     try:
         os.fchmod(descriptor, 0o644)  # mkstemp makes 0600; records are for everyone to read
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

@@ -72,7 +72,9 @@ def _render_flag(param: str, value: Scalar) -> str:
     return f"--{param} {quote(value)}"
 
 
-def render(tokens: tuple[Token, ...], params: Mapping[str, Scalar], directory: str, name: str) -> str:
+def render(
+    tokens: tuple[Token, ...], params: Mapping[str, Scalar], directory: str, name: str
+) -> str:
     """The shell command of one stage of one experiment.
 
     ``params`` must hold every placeholder's param (the sweep model checks that); a boolean

@@ -9,6 +9,8 @@ partial outputs.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import os
 import signal
 import subprocess
@@ -16,7 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from exptflow.paths import SweepPaths
+from exptflow.paths import META, ExperimentPaths, SweepPaths
+from exptflow.records import read_json
 
 
 def _snakemake_processes_in(workdir: Path) -> list[int]:
@@ -48,6 +51,44 @@ def clear_stale_lock(workdir: Path) -> bool:
     return True
 
 
+def _incomplete_markers(workdir: Path) -> dict[Path, str]:
+    """Snakemake's "job started, not finished" markers: marker file → output path.
+
+    Snakemake's file persistence names each marker by the urlsafe base64 of the output
+    path, split into ``@``-prefixed folders when longer than a file name may be.
+    """
+    root = SweepPaths(workdir).snakemake_state / "incomplete"
+    markers = {}
+    for marker in root.rglob("*") if root.is_dir() else ():
+        if marker.is_dir() or marker.name == "migration_underway":
+            continue
+        parts = [part.lstrip("@") for part in marker.relative_to(root).parts]
+        try:
+            markers[marker] = base64.urlsafe_b64decode("".join(parts)).decode()
+        except (ValueError, UnicodeDecodeError):
+            continue
+    return markers
+
+
+def forget_finished_jobs(workdir: Path) -> int:
+    """Drop the incomplete markers of stages that finished before Snakemake was killed.
+
+    The wrapper writes a stage's ``.done`` file only after the command exited 0 and its
+    record said so; a kill between that and Snakemake's own bookkeeping would otherwise make
+    ``--rerun-incomplete`` run a finished stage again.
+    """
+    forgotten = 0
+    for marker, output in _incomplete_markers(workdir).items():
+        done = workdir / output
+        if done.parent.name != META or done.suffix != ".done" or not done.exists():
+            continue
+        record = read_json(ExperimentPaths(done.parent.parent).record(done.stem)) or {}
+        if record.get("state") == "done":
+            marker.unlink(missing_ok=True)
+            forgotten += 1
+    return forgotten
+
+
 def run_snakemake(arguments: Sequence[str], workdir: Path) -> int:
     """Run Snakemake in its own process group; Ctrl-C or SIGTERM here cancels it cleanly."""
     command = [sys.executable, "-m", "snakemake", "--rerun-incomplete", *arguments]
@@ -55,10 +96,8 @@ def run_snakemake(arguments: Sequence[str], workdir: Path) -> int:
 
     def cancel(signum: int, _frame: object) -> None:
         print(f"exptflow: {signal.Signals(signum).name}: cancelling the run", file=sys.stderr)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
 
     previous = {s: signal.signal(s, cancel) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:

@@ -6,6 +6,7 @@ slot frees itself even after ``kill -9``; no stale lock can block a GPU. Stdlib 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import random
@@ -50,10 +51,8 @@ def _try_lock(path: Path) -> int | None:
 def _lock_dir(directory: Path) -> Path:
     if not directory.is_dir():
         directory.mkdir(parents=True, exist_ok=True)
-        try:  # shared by every user of the machine, like /tmp
+        with contextlib.suppress(PermissionError):  # shared by every user, like /tmp
             directory.chmod(0o1777)
-        except PermissionError:
-            pass
     return directory
 
 

@@ -230,7 +230,9 @@ class Grid:
     def from_mapping(cls, data: object, document: int, issues: Issues) -> Grid | None:
         where = f"document {document}"
         if not isinstance(data, dict) or not data:
-            issues.add(where, f"the grid is {kind(data) if data else 'empty'}; list params to sweep")
+            issues.add(
+                where, f"the grid is {kind(data) if data else 'empty'}; list params to sweep"
+            )
             return None
         axes = []
         for key, values in data.items():
@@ -270,9 +272,7 @@ def bad_param_name(key: object) -> str:
         return f"`{key}` is reserved; exptflow sets it, rename your param"
     if isinstance(key, str) and key.startswith("_"):
         return f"unknown key `{key}`; valid keys starting with `_`: {', '.join(GRID_KEYS)}"
-    return (
-        f"param name {key!r} is not valid; start with a letter and use letters, digits, _ and -"
-    )
+    return f"param name {key!r} is not valid; start with a letter and use letters, digits, _ and -"
 
 
 def _stage_list(data: object, where: str, issues: Issues) -> tuple[str, ...] | None:
@@ -369,7 +369,9 @@ def _check_placeholders(stage: Stage, known: set[str], aliases: Mapping, issues:
     for token in tokens:
         shown = f"[{token.param}]" if token.flag else f"{{{token.param}}}"
         if token.param in RESERVED and token.flag:
-            issues.add(where, f"{shown}: reserved names only work in braces; write {{{token.param}}}")
+            issues.add(
+                where, f"{shown}: reserved names only work in braces; write {{{token.param}}}"
+            )
         elif token.param in aliases:
             targets = ", ".join(aliases[token.param].targets())
             issues.add(where, f"{shown} is an alias; use the params it sets ({targets})")
@@ -399,7 +401,9 @@ def _check_alias_values(alias: Alias, values: tuple, where: str, issues: Issues)
     valid = ", ".join(map(str, alias.choices))
     for value in values:
         if value not in alias.choices:
-            issues.add(where, f"{value!r} is not a value of alias `{alias.name}`; use one of: {valid}")
+            issues.add(
+                where, f"{value!r} is not a value of alias `{alias.name}`; use one of: {valid}"
+            )
 
 
 def _stages(data: object, issues: Issues) -> tuple[Stage, ...]:

@@ -101,7 +101,9 @@ def format_status(statuses: dict[str, list[StageStatus]]) -> str:
         return "no experiments yet"
     rows = [[name, *map(_cell, stages)] for name, stages in statuses.items()]
     widths = [max(len(row[i]) for row in rows if len(row) > i) for i in range(max(map(len, rows)))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
+    ]
     counts = Counter(s.state for stages in statuses.values() for s in stages)
     order = [DONE, RUNNING, FAILED, KILLED, PENDING]
     total = ", ".join(f"{counts[state]} {state}" for state in order if counts[state])

@@ -16,7 +16,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
-def isolated_gpu_locks(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_gpu_locks(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Each test gets its own GPU lock directory (the default is shared by the machine)."""
     locks = tmp_path_factory.mktemp("gpu-locks")
     monkeypatch.setenv("EXPTFLOW_LOCK_DIR", str(locks))

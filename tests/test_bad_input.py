@@ -120,7 +120,9 @@ def test_bad_sweep_is_refused_with_a_clear_message(
     assert sorted(p.name for p in chdir_tmp.iterdir()) == ["params.yaml"]
 
 
-def test_every_problem_is_reported_at_once(chdir_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_problem_is_reported_at_once(
+    chdir_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_sweep(chdir_tmp, "template:\n  train: run {a} {b}\nresorce: [0]\n---\nc: []\n")
     assert main(["compile"]) == 2
     error = capsys.readouterr().err
@@ -135,7 +137,9 @@ def test_cli_prints_no_traceback_and_exits_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_debug_variable_shows_the_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_debug_variable_shows_the_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_sweep(tmp_path, "template:\n  train: run {nope}\n---\nlr: [1]\n")
     monkeypatch.setenv("EXPTFLOW_DEBUG", "1")
     result = exptflow(tmp_path, "compile", check=False)

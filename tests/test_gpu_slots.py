@@ -79,13 +79,17 @@ def test_no_resource_leaves_cuda_visible_devices_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
-    write_sweep(tmp_path, 'template:\n  t: echo "$CUDA_VISIBLE_DEVICES" > {_output}/seen\n---\na: [1]\n')
+    write_sweep(
+        tmp_path, 'template:\n  t: echo "$CUDA_VISIBLE_DEVICES" > {_output}/seen\n---\na: [1]\n'
+    )
     exptflow(tmp_path, "compile")
     snakemake(tmp_path)
     assert seen_devices(tmp_path) == ["7"]
 
 
-def test_cluster_scheduler_devices_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cluster_scheduler_devices_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SLURM_JOB_ID", "42")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
     sleeping_sweep(tmp_path, "[0, 1]", jobs=1, seconds=0)
@@ -109,6 +113,9 @@ def test_cpu_stage_sees_no_gpu(tmp_path: Path) -> None:
     exptflow(tmp_path, "compile")
     snakemake(tmp_path)
     assert seen_devices(tmp_path) == ["[]"]
-    assert json.loads(next(tmp_path.glob("output/*/.exptflow/stage.avg.json")).read_text())[
-        "slot_lock"
-    ] is None
+    assert (
+        json.loads(next(tmp_path.glob("output/*/.exptflow/stage.avg.json")).read_text())[
+            "slot_lock"
+        ]
+        is None
+    )

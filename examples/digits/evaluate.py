@@ -6,9 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 import digits
+import numpy as np
 
 
 def main() -> None:

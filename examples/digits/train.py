@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 import digits
+import numpy as np
 
 
 def gradients(weights, inputs, labels, weight_decay):
@@ -46,7 +45,9 @@ def main() -> None:
         order = rng.permutation(len(labels))
         for start in range(0, len(order), 32):
             batch = order[start : start + 32]
-            for name, grad in gradients(weights, inputs[batch], labels[batch], args.weight_decay).items():
+            for name, grad in gradients(
+                weights, inputs[batch], labels[batch], args.weight_decay
+            ).items():
                 weights[name] -= args.lr * grad
         train_accuracy = digits.accuracy(weights, inputs, labels)
         np.savez(Path(args.out, f"checkpoint{epoch}.npz"), **weights)

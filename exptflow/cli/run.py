@@ -7,7 +7,7 @@ from pathlib import Path
 
 from exptflow.cli.options import add_compile_options, compile_options, print_orphans
 from exptflow.compile import compile_sweep, summary
-from exptflow.run import clear_stale_lock, run_snakemake
+from exptflow.run import clear_stale_lock, forget_finished_jobs, run_snakemake
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -25,4 +25,7 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     print(summary(plan_))
     if clear_stale_lock(Path(".")):
         print("exptflow: removed a stale Snakemake lock left by a killed run")
+        kept = forget_finished_jobs(Path("."))
+        if kept:
+            print(f"exptflow: kept {kept} stage(s) that had finished before the crash")
     return run_snakemake(extra, Path("."))

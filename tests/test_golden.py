@@ -1,0 +1,67 @@
+"""The generated Snakefile and profile, compared with reviewed golden files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import write_sweep
+from exptflow.compile import CompileOptions, compile_sweep
+
+GOLDEN = Path(__file__).parent / "golden"
+REFRESH = "EXPTFLOW_REFRESH_GOLDEN"
+
+SWEEP = """
+template:
+  train: {cmd: 'python train.py --lr {lr} --out {_output}', gpus: 1, retries: 2,
+          resources: {mem_mb: 8000, runtime: 120}}
+  avg-ckpt: {cmd: 'python avg.py {_output}', gpus: 0}
+  test: python test.py {_output} [beam]
+default: {beam: 5}
+resource: [0, "1,2"]
+---
+lr: [0.1, 0.01]
+"""
+
+
+def check_golden(name: str, text: str) -> None:
+    golden = GOLDEN / name
+    if os.environ.get(REFRESH) == "1":
+        golden.write_text(text, encoding="utf-8")
+    assert golden.exists(), f"no golden file {golden}; create it with {REFRESH}=1 pytest {__file__}"
+    assert text == golden.read_text(encoding="utf-8"), (
+        f"{name} differs from {golden}. If the change is intended, review the diff and refresh "
+        f"with: {REFRESH}=1 pytest {__file__}"
+    )
+
+
+@pytest.fixture
+def compiled(tmp_path: Path) -> Path:
+    write_sweep(tmp_path, SWEEP)
+    compile_sweep(CompileOptions(workdir=str(tmp_path)))
+    return tmp_path
+
+
+def test_snakefile_matches_golden(compiled: Path) -> None:
+    check_golden("Snakefile", (compiled / "Snakefile").read_text())
+
+
+def test_default_profile_matches_golden(compiled: Path) -> None:
+    check_golden(
+        "profile-default.yaml", (compiled / "profiles/default/config.v8+.yaml").read_text()
+    )
+
+
+def test_recompile_is_byte_identical_and_keeps_edited_profile(compiled: Path) -> None:
+    files = ["Snakefile", "experiments.json", "profiles/default/config.v8+.yaml"]
+    before = {name: (compiled / name).read_bytes() for name in files}
+    profile = compiled / "profiles/default/config.v8+.yaml"
+    profile.write_text(profile.read_text() + "jobs: 3\n")
+    _, written = compile_sweep(CompileOptions(workdir=str(compiled)))
+    assert not any(item.changed for item in written)
+    assert [item.kept_edit for item in written] == [False, False, True]
+    for name in files[:2]:
+        assert (compiled / name).read_bytes() == before[name]
+    assert profile.read_text().endswith("jobs: 3\n")
