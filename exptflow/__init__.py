@@ -1,8 +1,39 @@
 """exptflow: machine-learning experiment sweeps compiled into Snakemake workflows.
 
-Importing this package stays cheap (it is imported by every job): heavier parts load on use.
+In a training script::
+
+    import exptflow
+    exptflow.log(step=epoch, loss=loss, acc=acc)   # a point of each series
+    exptflow.summary(best_acc=best)                # final values for the results table
+
+In a notebook::
+
+    df = exptflow.load("output", query="lr <= 1e-2 and test_state == 'done'")
+
+Importing this package stays cheap (training scripts and every job import it): the pandas
+side loads on first use.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from exptflow.metrics import init, log, summary
+
 __version__ = "0.1.0"
+__all__ = ["init", "load", "log", "register_parser", "series", "summary"]
+
+_LAZY = {
+    "load": "exptflow.results",
+    "series": "exptflow.results",
+    "register_parser": "exptflow.collect",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'exptflow' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -90,7 +90,13 @@ def experiments_table(plan: Plan) -> str:
         }
         for planned in plan.experiments
     }
-    table = {"sweep": plan.sweep.source, "output": plan.output, "experiments": experiments}
+    table = {
+        "sweep": plan.sweep.source,
+        "output": plan.output,
+        "metrics": [metric.__dict__ for metric in plan.sweep.metrics],
+        "parsers": list(plan.sweep.parsers),
+        "experiments": experiments,
+    }
     return json.dumps(table, indent=1, ensure_ascii=False) + "\n"
 
 

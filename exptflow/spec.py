@@ -20,7 +20,10 @@ from exptflow.yamlfile import load_documents
 
 PARAM_NAME = re.compile(r"^[A-Za-z][\w\-]*$")
 STAGE_NAME = re.compile(r"^[A-Za-z][\w\-]*$")
-CONFIG_KEYS = ("alias", "default", "output", "resource", "template")
+CONFIG_KEYS = ("alias", "default", "metrics", "output", "parsers", "resource", "template")
+METRIC_KEYS = ("reduce", "regex", "stage")
+REDUCERS = ("last", "first", "max", "min", "mean")
+PARSER_FORM = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 STAGE_KEYS = ("cmd", "gpus", "resources", "retries")
 GRID_KEYS = ("_cmd", "_title")
 # Rule resources Snakemake and its executor plugins understand, with the type each takes.
@@ -208,6 +211,50 @@ class Alias:
 
 
 @dataclass(frozen=True)
+class LogMetric:
+    """A metric parsed from a stage's latest log by a regex (for programs you can't change)."""
+
+    name: str
+    stage: str
+    regex: str
+    reduce: str = "last"
+
+    @classmethod
+    def from_mapping(cls, name: str, data: object, where: str, issues: Issues) -> LogMetric | None:
+        example = "{stage: test, regex: 'BLEU4 = ([0-9.]+)', reduce: last}"
+        if not isinstance(data, dict):
+            issues.add(where, f"{kind(data)}; give a mapping such as `{example}`")
+            return None
+        for key in data:
+            if key not in METRIC_KEYS:
+                issues.add(join(where, key), unknown_key(key, METRIC_KEYS))
+        stage, regex, reduce = data.get("stage"), data.get("regex"), data.get("reduce", "last")
+        ok = _check_regex(regex, join(where, "regex"), issues)
+        if not isinstance(stage, str):
+            issues.add(join(where, "stage"), "name the stage whose log holds the metric")
+            ok = False
+        if reduce not in REDUCERS:
+            issues.add(join(where, "reduce"), f"{reduce!r}; use one of: {', '.join(REDUCERS)}")
+            ok = False
+        return cls(name, stage, regex, reduce) if ok else None  # type: ignore[arg-type]
+
+
+def _check_regex(regex: object, where: str, issues: Issues) -> bool:
+    if not isinstance(regex, str):
+        issues.add(where, "give a regular expression with one group around the number")
+        return False
+    try:
+        groups = re.compile(regex).groups
+    except re.error as error:
+        issues.add(where, f"invalid regular expression: {error}")
+        return False
+    if groups != 1:
+        issues.add(where, f"has {groups} groups; use exactly one group around the number")
+        return False
+    return True
+
+
+@dataclass(frozen=True)
 class Grid:
     """One later YAML document: the Cartesian product of its lists."""
 
@@ -296,6 +343,8 @@ class Sweep:
     aliases: Mapping[str, Alias]
     grids: tuple[Grid, ...]
     output: str = "output"
+    metrics: tuple[LogMetric, ...] = ()
+    parsers: tuple[str, ...] = ()  # "module:function", imported from the sweep's directory
 
     def stage(self, name: str) -> Stage:
         return next(stage for stage in self.stages if stage.name == name)
@@ -325,6 +374,8 @@ class Sweep:
             aliases=_aliases(config.get("alias", {}), issues),
             grids=_grids(documents[1:], issues),
             output=_output(config.get("output", "output"), issues),
+            metrics=_metrics(config.get("metrics", {}), issues),
+            parsers=_parsers(config.get("parsers", []), issues),
         )
         sweep._check_references(issues)
         issues.raise_if_any()
@@ -334,6 +385,10 @@ class Sweep:
         known = self._param_universe()
         for stage in self.stages:
             _check_placeholders(stage, known, self.aliases, issues)
+        for metric in self.metrics:
+            if metric.stage not in self.stage_names:
+                what = unknown_key(metric.stage, self.stage_names).replace("key", "stage", 1)
+                issues.add(join(join("metrics", metric.name), "stage"), what)
         for grid in self.grids:
             for name in grid.stages or ():
                 if name not in self.stage_names:
@@ -471,6 +526,32 @@ def _grids(documents: list[Any], issues: Issues) -> tuple[Grid, ...]:
         issues.add("", "no grid documents; add a `---` document listing params to sweep")
     grids = (Grid.from_mapping(doc, index, issues) for index, doc in enumerate(documents, 2))
     return tuple(grid for grid in grids if grid)
+
+
+def _metrics(data: object, issues: Issues) -> tuple[LogMetric, ...]:
+    if not isinstance(data, dict):
+        issues.add("metrics", f"{kind(data)}; give a mapping `name: {{stage, regex, reduce}}`")
+        return ()
+    metrics = (
+        LogMetric.from_mapping(str(k), v, join("metrics", k), issues) for k, v in data.items()
+    )
+    return tuple(metric for metric in metrics if metric)
+
+
+def _parsers(data: object, issues: Issues) -> tuple[str, ...]:
+    entries = [data] if isinstance(data, str) else data
+    if not isinstance(entries, list):
+        issues.add("parsers", f"{kind(data)}; give a list of `module:function` names")
+        return ()
+    valid = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, str) and PARSER_FORM.match(entry):
+            valid.append(entry)
+        else:
+            issues.add(
+                f"parsers[{index}]", f"{entry!r}; write `module:function`, e.g. `parsers:bleu`"
+            )
+    return tuple(valid)
 
 
 def _output(data: object, issues: Issues) -> str:

@@ -36,7 +36,7 @@ GOOD_CONFIG = "template:\n  train: python train.py --lr {lr}\nresource: [0, 1]\n
         pytest.param(
             GOOD_CONFIG + "templat: {}\n---\nlr: [1]\n",
             "params.yaml: templat: unknown key `templat`; did you mean `template`? "
-            "valid keys: alias, default, output, resource, template",
+            "valid keys: alias, default, metrics, output, parsers, resource, template",
             id="unknown-top-level-key",
         ),
         pytest.param(

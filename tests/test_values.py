@@ -53,6 +53,8 @@ def test_hostile_values_arrive_literally(tmp_path: Path) -> None:
         for path in tmp_path.glob("output/*/argv.json")
     )
     assert not list(tmp_path.rglob("INJECTED"))
-    directories = [p for p in (tmp_path / "output").iterdir() if p.name != ".exptflow"]
+    directories = [
+        p for p in (tmp_path / "output").iterdir() if p.is_dir() and p.name != ".exptflow"
+    ]
     assert len(directories) == len(HOSTILE)
     assert all(p.resolve().parent == (tmp_path / "output").resolve() for p in directories)

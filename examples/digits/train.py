@@ -8,6 +8,8 @@ from pathlib import Path
 import digits
 import numpy as np
 
+import exptflow
+
 
 def gradients(weights, inputs, labels, weight_decay):
     hidden, probabilities = digits.forward(weights, inputs)
@@ -50,8 +52,11 @@ def main() -> None:
             ).items():
                 weights[name] -= args.lr * grad
         train_accuracy = digits.accuracy(weights, inputs, labels)
+        _, probabilities = digits.forward(weights, inputs)
+        loss = float(-np.log(probabilities[np.arange(len(labels)), labels] + 1e-12).mean())
         np.savez(Path(args.out, f"checkpoint{epoch}.npz"), **weights)
-        print(f"epoch {epoch} train_accuracy {train_accuracy:.4f}", flush=True)
+        exptflow.log(step=epoch, loss=loss, train_accuracy=train_accuracy)  # series for curves
+        print(f"epoch {epoch} loss {loss:.4f} train_accuracy {train_accuracy:.4f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,19 @@ from collections.abc import Sequence
 
 from exptflow import __version__
 from exptflow.cli import compile as compile_verb
+from exptflow.cli import plot as plot_verb
 from exptflow.cli import run as run_verb
+from exptflow.cli import show as show_verb
 from exptflow.cli import status as status_verb
 from exptflow.errors import ExptflowError
 
-VERBS = {"compile": compile_verb, "run": run_verb, "status": status_verb}
+VERBS = {
+    "compile": compile_verb,
+    "run": run_verb,
+    "status": status_verb,
+    "show": show_verb,
+    "plot": plot_verb,
+}
 
 
 def parser() -> argparse.ArgumentParser:

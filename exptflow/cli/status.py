@@ -15,7 +15,7 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("-o", "--output", help="experiments root (default: the compiled sweep's)")
 
 
-def _default_output() -> str:
+def default_output() -> str:
     try:
         return json.loads(Path("experiments.json").read_text(encoding="utf-8"))["output"]
     except (FileNotFoundError, json.JSONDecodeError, KeyError):
@@ -25,6 +25,6 @@ def _default_output() -> str:
 def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     if extra:
         raise UserInputError(f"exptflow status: unknown arguments: {' '.join(extra)}")
-    output = Path(arguments.output or _default_output())
+    output = Path(arguments.output or default_output())
     print(format_status(sweep_status(output)))
     return 0

@@ -1,0 +1,40 @@
+"""``exptflow plot METRIC --x PARAM [--hue PARAM]`` and ``exptflow plot --curves METRIC``."""
+
+from __future__ import annotations
+
+import argparse
+
+from exptflow.cli.status import default_output
+from exptflow.errors import UserInputError
+
+
+def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
+    parser = verbs.add_parser(name, help="plot a metric against a param, or logged curves (PNG)")
+    parser.add_argument("metric", nargs="?", help="the metric to plot against --x")
+    parser.add_argument("--x", help="the param on the x axis")
+    parser.add_argument("--hue", help="one line per value of this param")
+    parser.add_argument("--curves", metavar="METRIC", help="plot this logged series per experiment")
+    parser.add_argument("--query", "-q", help="only the experiments matching this pandas query")
+    parser.add_argument("--output", help="experiments root (default: the compiled sweep's)")
+    parser.add_argument("-o", "--out", dest="png", help="PNG file (default: <metric>.png)")
+
+
+def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
+    if extra:
+        raise UserInputError(f"exptflow plot: unknown arguments: {' '.join(extra)}")
+    from exptflow import plot
+    from exptflow.results import load
+
+    output = arguments.output or default_output()
+    frame = load(output, arguments.query)
+    if arguments.curves:
+        figure = plot.curves(frame, output, arguments.curves)
+        name = arguments.curves
+    elif arguments.metric and arguments.x:
+        figure = plot.metric_against_param(frame, arguments.metric, arguments.x, arguments.hue)
+        name = arguments.metric
+    else:
+        raise UserInputError("exptflow plot: give METRIC --x PARAM, or --curves METRIC")
+    path = plot.save(figure, arguments.png or f"{name}.png")
+    print(f"wrote {path}")
+    return 0

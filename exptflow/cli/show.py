@@ -1,0 +1,42 @@
+"""``exptflow show``: the results table in the terminal, or as tsv/csv/md/latex/json."""
+
+from __future__ import annotations
+
+import argparse
+
+from exptflow.cli.status import default_output
+from exptflow.errors import UserInputError
+
+
+def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
+    from exptflow.show import FORMATS
+
+    parser = verbs.add_parser(name, help="print the results table (constant columns hidden)")
+    parser.add_argument("-o", "--output", help="experiments root (default: the compiled sweep's)")
+    parser.add_argument(
+        "--query", "-q", help="pandas query, e.g. \"lr <= 0.01 and test_state == 'done'\""
+    )
+    parser.add_argument("--sort", help="sort by this column (ascending)")
+    parser.add_argument("--desc", action="store_true", help="sort descending")
+    parser.add_argument(
+        "--group-over", nargs="+", metavar="PARAM", help="aggregate over these params"
+    )
+    parser.add_argument("--columns", nargs="+", metavar="COLUMN", help="show only these columns")
+    parser.add_argument("--all-columns", action="store_true", help="show constant columns too")
+    parser.add_argument("--format", "-f", choices=FORMATS, default="table")
+
+
+def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
+    if extra:
+        raise UserInputError(f"exptflow show: unknown arguments: {' '.join(extra)}")
+    from exptflow import show
+    from exptflow.results import load
+
+    frame = load(arguments.output or default_output(), arguments.query, arguments.group_over)
+    if arguments.sort:
+        if arguments.sort not in frame.columns:
+            raise UserInputError(f"--sort {arguments.sort}: no such column")
+        frame = frame.sort_values(arguments.sort, ascending=not arguments.desc, kind="stable")
+    frame = show.select_columns(frame, arguments.columns, arguments.all_columns)
+    print(show.render(frame, arguments.format))
+    return 0
