@@ -119,15 +119,17 @@ def _merge(experiments: Iterator[Experiment], stage_order: tuple[str, ...]) -> l
 
 
 def _check_unique_names(experiments: list[Experiment], source: str) -> None:
+    """Distinct experiments never share a directory, on case-insensitive file systems too."""
     seen: dict[str, Experiment] = {}
     for experiment in experiments:
-        other = seen.setdefault(experiment.name, experiment)
+        other = seen.setdefault(experiment.name.casefold(), experiment)
         if other is not experiment:
             raise SweepFileError(
                 [
-                    f"{source}: document {other.document} and document {experiment.document} "
-                    f"both name an experiment `{experiment.name}` with different params; "
-                    "sweep the differing param in both documents so the names differ"
+                    f"{source}: document {other.document} and document {experiment.document}: "
+                    f"experiments `{other.name}` and `{experiment.name}` would share a "
+                    "directory (names may differ only in letter case); "
+                    "make the values differ by more than letter case"
                 ]
             )
 

@@ -58,6 +58,8 @@ class Issues:
 
 
 def join(where: str, key: object) -> str:
+    if key == "":
+        return where
     return f"{where}.{key}" if where else str(key)
 
 
@@ -84,6 +86,9 @@ def is_scalar(value: object) -> bool:
 
 
 def check_scalar(value: object, where: str, issues: Issues) -> bool:
+    if isinstance(value, str) and "\0" in value:
+        issues.add(where, "a NUL character can't be passed to a program; remove it")
+        return False
     if is_scalar(value):
         return True
     fix = "quote it" if value is None else "give a string, number or boolean"
