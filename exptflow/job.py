@@ -194,11 +194,27 @@ def run_stage(args: argparse.Namespace) -> int:
     append_line(paths.history, record)
     if code == 0:
         paths.done(args.stage).touch()
+    else:
+        reason = f"was stopped by {stopped_by}" if stopped_by else f"exited with code {code}"
+        print(
+            f"exptflow: stage {args.stage} of {paths.directory} {reason}; log: {log}",
+            file=sys.stderr,
+        )
     return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_stage(_arguments(argv))
+    arguments = _arguments(argv)
+    try:
+        return run_stage(arguments)
+    except OSError as error:  # a full disk or a read-only directory: say so, fail this job only
+        where = error.filename or arguments.directory
+        print(
+            f"exptflow: stage {arguments.stage} of {arguments.directory} failed: "
+            f"cannot write {where}: {error.strerror}",
+            file=sys.stderr,
+        )
+        return 74  # EX_IOERR
 
 
 if __name__ == "__main__":
