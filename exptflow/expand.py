@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exptflow.errors import SweepFileError, UserInputError
 from exptflow.naming import experiment_name
@@ -13,9 +13,8 @@ from exptflow.render import RESERVED, Scalar, placeholders
 from exptflow.spec import Grid, Issues, Sweep, join
 
 
-@dataclass(frozen=True)
-class Experiment:
-    """One resolved param set and the stages it runs."""
+class Experiment(NamedTuple):
+    """One resolved param set and the stages it runs (a tuple: big sweeps make 100,000s)."""
 
     name: str
     params: Mapping[str, Scalar]  # resolved: defaults, aliases and grid values, sorted keys
@@ -37,6 +36,8 @@ def select(sweep: Sweep, title: str | None) -> tuple[Grid, ...]:
 
 
 def _resolve(values: Mapping[str, Scalar], sweep: Sweep) -> dict[str, Scalar]:
+    if not sweep.aliases:
+        return dict(values)
     resolved: dict[str, Scalar] = {}
     for key, value in values.items():
         alias = sweep.aliases.get(key)
@@ -92,15 +93,21 @@ def _experiments(sweep: Sweep, grids: tuple[Grid, ...]) -> Iterator[Experiment]:
     defaults = _resolve(sweep.defaults, sweep)
     for grid in grids:
         stages = _stages_of(grid, sweep)
+        # Every experiment of a grid has the same keys: sort them once.
+        swept_keys = sorted(key for key, _ in grid.axes)
+        keys = None
         for swept in _combinations(grid):
             params = {**defaults, **_resolve(swept, sweep)}
-            params = {key: params[key] for key in sorted(params)}
-            yield Experiment(experiment_name(swept), params, swept, stages, grid.document)
+            keys = keys or sorted(params)
+            params = {key: params[key] for key in keys}
+            name = experiment_name(swept, swept_keys)
+            yield Experiment(name, params, swept, stages, grid.document)
 
 
 def _identity(params: Mapping[str, Scalar]) -> tuple:
     # 1 and True and "1" are different values for a program: keep them apart.
-    return tuple((key, type(value), value) for key, value in params.items())
+    values = tuple(params.values())
+    return (tuple(params), values, tuple(map(type, values)))
 
 
 def _merge(experiments: Iterator[Experiment], stage_order: tuple[str, ...]) -> list[Experiment]:
@@ -166,8 +173,9 @@ def orphans(sweep: Sweep, experiments: list[Experiment]) -> list[str]:
     used: dict[str, set[str]] = {
         stage.name: {token.param for token in placeholders(stage.tokens)} for stage in sweep.stages
     }
+    shapes = {(experiment.stages, tuple(experiment.params)) for experiment in experiments}
     unused: set[str] = set()
-    for experiment in experiments:
-        uses = set().union(*(used[name] for name in experiment.stages))
-        unused.update(set(experiment.params) - uses)
+    for stages, params in shapes:
+        uses = set().union(*(used[name] for name in stages))
+        unused.update(set(params) - uses)
     return sorted(unused)

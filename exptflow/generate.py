@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from importlib import resources
 from string import Template
+from typing import Any
 
 from exptflow import __version__
 from exptflow.paths import ExperimentPaths
@@ -81,23 +83,37 @@ def snakefile(plan: Plan, table: str) -> str:
 
 
 def experiments_table(plan: Plan) -> str:
-    """The per-experiment values the Snakefile reads: params, stages and commands."""
-    experiments = {
-        planned.directory_name: {
-            "params": dict(planned.experiment.params),
-            "stages": list(planned.experiment.stages),
-            "commands": planned.commands,
-        }
-        for planned in plan.experiments
-    }
-    table = {
+    """The per-experiment values the Snakefile reads: params, stages and commands.
+
+    One experiment per line: readable in a diff, and written by the C JSON encoder.
+    """
+    encode = _line_encoder()
+    header = {
         "sweep": plan.sweep.source,
         "output": plan.output,
         "metrics": [metric.__dict__ for metric in plan.sweep.metrics],
         "parsers": list(plan.sweep.parsers),
-        "experiments": experiments,
     }
-    return json.dumps(table, indent=1, ensure_ascii=False) + "\n"
+    lines = [
+        f"{encode(p.directory_name)}: "
+        + encode(
+            {"params": p.experiment.params, "stages": p.experiment.stages, "commands": p.commands}
+        )
+        for p in plan.experiments
+    ]
+    return encode(header)[:-1] + ', "experiments": {\n' + ",\n".join(lines) + "\n}}\n"
+
+
+def _line_encoder() -> Callable[[Any], str]:
+    """A compact JSON encoder built once (``json.dumps`` rebuilds one per call)."""
+    from json import encoder
+
+    if encoder.c_make_encoder is None:
+        return json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+    make = encoder.c_make_encoder(
+        None, None, encoder.encode_basestring, None, ": ", ", ", False, False, True
+    )
+    return lambda value: "".join(make(value, 0))
 
 
 def default_profile(plan: Plan) -> str:

@@ -50,6 +50,9 @@ def assign(
     conflicts: list[Conflict] = []
     for experiment in experiments:
         name = experiment.name
+        if name not in existing and not rename_changed:
+            directories[name] = name  # the common case of a new sweep: no file to read
+            continue
         params = canonical(dict(experiment.params))
         if _holds(output, name, existing, params) is False:
             alternative = renamed(name, experiment.params)

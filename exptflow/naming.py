@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 import yaml
@@ -47,11 +47,16 @@ def _reads_as_string(text: str) -> bool:
         return False
 
 
-def experiment_name(swept: Mapping[str, Scalar]) -> str:
-    """The directory name of an experiment whose grid document set ``swept``."""
-    parts = [_part(key, swept[key], type(swept[key])) for key in sorted(swept)]
-    name = ",".join(text for text, _ in parts) or EMPTY_NAME
-    if all(faithful for _, faithful in parts) and len(name) <= MAX_NAME_LENGTH:
+def experiment_name(swept: Mapping[str, Scalar], order: Sequence[str] | None = None) -> str:
+    """The directory name of an experiment whose grid document set ``swept``.
+
+    ``order``: ``sorted(swept)``, when the caller names many experiments with the same keys.
+    """
+    keys = order if order is not None else sorted(swept)
+    parts = [_part(key, swept[key], type(swept[key])) for key in keys]
+    texts, faithful = zip(*parts, strict=True) if parts else ((), ())
+    name = ",".join(texts) or EMPTY_NAME
+    if all(faithful) and len(name) <= MAX_NAME_LENGTH:
         return name
     return f"{name[:_KEEP_LENGTH]}~{digest(swept)}"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from exptflow.cli.options import add_compile_options, compile_options, print_orphans
-from exptflow.compile import compile_sweep, dry_run_lines, plan, summary
+from exptflow.compile import compile_sweep, dry_run_lines, paused_gc, plan, summary
 from exptflow.errors import UserInputError
 
 
@@ -23,7 +23,8 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
         raise UserInputError(f"exptflow compile: unknown arguments: {' '.join(extra)}")
     options = compile_options(arguments, arguments.sweep)
     if arguments.dry_run:
-        plan_ = plan(options)
+        with paused_gc():
+            plan_ = plan(options)
         for line in dry_run_lines(plan_):
             print(line)
         return 0
