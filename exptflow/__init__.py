@@ -16,9 +16,13 @@ side loads on first use.
 
 from __future__ import annotations
 
-from typing import Any
-
 from exptflow.metrics import init, log, summary
+
+# typing costs milliseconds at import and every job imports this module: annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __version__ = "0.1.0"
 __all__ = ["init", "load", "log", "register_parser", "series", "summary"]

@@ -15,17 +15,21 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from exptflow.paths import ExperimentPaths, RunPaths, gpu_lock_dir
 from exptflow.records import append_line, canonical, read_json, write_json
 from exptflow.slots import Slot, acquire, scheduler_devices
+
+# typing costs milliseconds at import and every job imports this module: annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 STOP_GRACE_SECONDS = 10.0
 TIME_FORMAT = "%Y%m%d.%H%M%S"
@@ -131,7 +135,7 @@ def _run_provenance() -> dict[str, Any]:
     return {"run": run_dir, "git": {key: git.get(key) for key in keep} if git else None}
 
 
-def _devices(args: argparse.Namespace) -> tuple[str | None, Slot | None]:
+def _devices(args: argparse.Namespace) -> tuple[str | None, Slot | None]:  # type: ignore[valid-type]
     from_scheduler = scheduler_devices(dict(os.environ))
     if from_scheduler is not None:
         return from_scheduler, None
@@ -160,7 +164,7 @@ def run_stage(args: argparse.Namespace) -> int:
         "command": args.command,
         "log": log.name,
         "start": started,
-        "host": socket.gethostname(),
+        "host": os.uname().nodename,
         "pid": os.getpid(),
         "cuda_visible_devices": devices,
         "slot_lock": str(slot.lock) if slot else None,

@@ -16,7 +16,11 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any
+
+# typing costs milliseconds at import and every job imports this module: annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SERIES = "metrics.jsonl"
 SUMMARY = "summary.json"

@@ -9,23 +9,19 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import random
 import sys
 import time
-from collections import Counter
+from collections import Counter, namedtuple
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 # Variables a cluster scheduler sets in a job: then the GPUs it gave are the ones to use.
 CLUSTER_JOB_VARIABLES = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "KUBERNETES_SERVICE_HOST")
 
 
-@dataclass(frozen=True)
-class Slot:
-    devices: str  # the CUDA_VISIBLE_DEVICES value, e.g. "0" or "0,1"
-    lock: Path
-    descriptor: int
+# The CUDA_VISIBLE_DEVICES value ("0" or "0,1"), its lock file, and the held descriptor.
+# A collections tuple, not typing.NamedTuple: typing would cost every job milliseconds.
+Slot = namedtuple("Slot", ["devices", "lock", "descriptor"])
 
 
 def lock_names(slots: Sequence[str]) -> list[str]:
@@ -56,7 +52,7 @@ def _lock_dir(directory: Path) -> Path:
     return directory
 
 
-def acquire(slots: Sequence[str], directory: Path, poll: float = 0.05) -> Slot:
+def acquire(slots: Sequence[str], directory: Path, poll: float = 0.05) -> Slot:  # type: ignore[valid-type]
     """Block until one slot is free and return it locked.
 
     Snakemake runs at most ``len(slots)`` GPU jobs at once, so one sweep never waits here;
@@ -73,7 +69,7 @@ def acquire(slots: Sequence[str], directory: Path, poll: float = 0.05) -> Slot:
         if not waited:
             print(f"exptflow: every GPU slot is busy; waiting ({directory})", file=sys.stderr)
             waited = True
-        time.sleep(poll * (1 + random.random()))
+        time.sleep(poll * (1 + (os.getpid() % 7) / 7))  # spread the retries of waiting jobs
 
 
 def scheduler_devices(environ: dict[str, str]) -> str | None:

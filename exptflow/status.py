@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ class StageStatus:
 
 def _alive_here(record: dict[str, Any]) -> bool | None:
     """Whether the wrapper that wrote a 'running' record lives (None: another host)."""
-    if record.get("host") != socket.gethostname():
+    if record.get("host") != os.uname().nodename:
         return None
     try:
         os.kill(int(record["pid"]), 0)
