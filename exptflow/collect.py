@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
+import itertools
 import json
 import os
 import re
@@ -27,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from exptflow.identity import existing_directories
+from exptflow.bulk import paused_gc
 from exptflow.metrics import METRICS, SERIES, SUMMARY
-from exptflow.paths import META, ExperimentPaths, SweepPaths
+from exptflow.paths import META, ExperimentPaths, SweepPaths, existing_directories
 from exptflow.records import read_json
 from exptflow.status import RUNNING, stage_status
 
@@ -104,9 +105,19 @@ def sources_from_table(workdir: Path = Path("."), output: str | None = None) -> 
 # --- reading one experiment -----------------------------------------------------------------
 
 
-def _read_json_object(path: Path, warnings: list[str]) -> dict[str, Any]:
+def _read_text(path: str) -> str | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _read_json_object(path: str, warnings: list[str]) -> dict[str, Any]:
+    try:
+        text = _read_text(path)
+        if text is None:
+            return {}
     except (FileNotFoundError, NotADirectoryError):
         return {}
     except (OSError, UnicodeDecodeError) as error:
@@ -127,20 +138,23 @@ def _is_cell(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
 
 
-def read_series(path: Path, warnings: list[str]) -> list[dict[str, Any]]:
+def read_series(path: Path | str, warnings: list[str]) -> list[dict[str, Any]]:
     """The points of a ``metrics.jsonl``; corrupt lines are skipped with a warning."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (FileNotFoundError, NotADirectoryError):
+        text = _read_text(os.fspath(path))
+    except (OSError, UnicodeDecodeError) as error:
+        warnings.append(f"warning: {path}: unreadable ({error}); skipped")
         return []
-    lines = [line for line in lines if line.strip()]
+    if not text:
+        return []
     try:  # one parse of the whole file: much faster than a json.loads per line
-        points = json.loads("[" + ",".join(lines) + "]")
-        if all(isinstance(point, dict) for point in points):
+        points = json.loads("[" + text.strip().replace("\n", ",") + "]")
+        if set(map(type, points)) <= {dict}:
             return points
     except json.JSONDecodeError:
         pass
-    return _read_series_by_line(path, lines, warnings)
+    lines = [line for line in text.splitlines() if line.strip()]
+    return _read_series_by_line(Path(path), lines, warnings)
 
 
 def _read_series_by_line(path: Path, lines: list[str], warnings: list[str]) -> list[dict]:
@@ -158,10 +172,35 @@ def _read_series_by_line(path: Path, lines: list[str], warnings: list[str]) -> l
     return points
 
 
+def series_last_values(path: str, warnings: list[str]) -> dict[str, Any]:
+    """The last value of every logged metric, usually without parsing the whole series.
+
+    When every key of the file also appears in its last line (checked by counting
+    ``"key":`` occurrences, in C), the last line holds every last value; otherwise, or when
+    a line is not valid JSON, the whole file is parsed.
+    """
+    try:
+        text = _read_text(path)
+    except (OSError, UnicodeDecodeError) as error:
+        warnings.append(f"warning: {path}: unreadable ({error}); skipped")
+        return {}
+    if not text or not text.strip():
+        return {}
+    last_line = text.rstrip().rsplit("\n", 1)[-1]
+    try:
+        point = json.loads(last_line)
+    except json.JSONDecodeError:
+        point = None
+    if isinstance(point, dict):
+        keys = [json.dumps(key, ensure_ascii=False) + ":" for key in point]
+        if sum(text.count(key) for key in keys) == text.count('":'):
+            return last_values([point])
+    return last_values(read_series(path, warnings))
+
+
 def last_values(points: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    last: dict[str, Any] = {}
-    for point in points:
-        last.update(point)
+    # Later points override earlier ones; map/chain keep the loop in C for long series.
+    last = dict(itertools.chain.from_iterable(map(dict.items, points)))
     last.pop("step", None)
     last.pop("time", None)
     return {key: value for key, value in last.items() if _is_cell(value)}
@@ -217,13 +256,13 @@ def read_experiment(
 ) -> dict[str, Any]:
     """Params, each stage's state and duration, metrics and warnings of one experiment."""
     warnings: list[str] = []
-    params = read_json(paths.params)
+    params = read_json(paths.params_file)
     params = params if isinstance(params, dict) else entry.get("params", {})
     stages = entry.get("stages") or [p.name[len("stage.") : -len(".json")] for p in paths.records()]
     statuses = [stage_status(paths, stage, time.time()) for stage in stages]
-    metrics = _read_json_object(paths.directory / METRICS, warnings)
-    metrics.update(last_values(read_series(paths.directory / SERIES, warnings)))
-    metrics.update(_read_json_object(paths.directory / SUMMARY, warnings))
+    metrics = _read_json_object(paths.file(METRICS), warnings)
+    metrics.update(series_last_values(paths.file(SERIES), warnings))
+    metrics.update(_read_json_object(paths.file(SUMMARY), warnings))
     for regex in sources.regexes:
         metrics[regex.name] = _log_metric(paths, regex, warnings)
     record = {"params": params, "stages": {s.stage: s.record for s in statuses}}
@@ -239,19 +278,39 @@ def read_experiment(
 # --- incremental collection -------------------------------------------------------------------
 
 
-def signature(paths: ExperimentPaths) -> list[Any]:
-    """What a row depends on: every file of the directory and of its records, sized and dated."""
-    entries: list[Any] = []
-    for directory in (paths.directory, paths.meta):
-        try:
-            with os.scandir(directory) as scan:
-                for entry in scan:
-                    if entry.is_file():
-                        info = entry.stat()
-                        entries.append((entry.name, info.st_mtime_ns, info.st_size))
-        except (FileNotFoundError, NotADirectoryError):
-            entries.append((str(directory), None))
-    return sorted(entries)
+def _stat(path: str) -> list[int] | None:
+    """Lists, not tuples: signatures compare equal to their JSON copy in the cache."""
+    try:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return [info.st_mtime_ns, info.st_size]
+
+
+def _listing(directory: str) -> list[Any]:
+    try:
+        with os.scandir(directory) as scan:
+            return sorted([e.name, *(_stat(e.path) or ())] for e in scan if e.is_file())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def signature(paths: ExperimentPaths, sources: Sources) -> list[Any]:
+    """What a row depends on, by modification time (and size) of four entries.
+
+    Records, params, summaries and new logs are created or replaced by a rename, which
+    changes their directory's time; ``metrics.json`` and ``metrics.jsonl`` are written in
+    place, so they are checked themselves. A Python parser may read anything: then every
+    file of the directory is checked.
+    """
+    if sources.parsers:
+        return [_listing(paths.root), _listing(f"{paths.root}/{META}")]
+    return [
+        _stat(paths.root),
+        _stat(f"{paths.root}/{META}"),
+        _stat(paths.file(METRICS)),
+        _stat(paths.file(SERIES)),
+    ]
 
 
 def _cache_path(sources: Sources) -> Path:
@@ -290,13 +349,18 @@ def _is_running(entry: dict[str, Any]) -> bool:
 
 def collect(sources: Sources, use_cache: bool = True) -> Collection:
     """Every experiment's row, re-reading only the directories that changed."""
+    with paused_gc():
+        return _collect(sources, use_cache)
+
+
+def _collect(sources: Sources, use_cache: bool) -> Collection:
     cache = _load_cache(sources) if use_cache else {}
     parsers = [(name, _import_parser(name, sources.workdir)) for name in sources.parsers]
     fresh: dict[str, Any] = {}
     collection = Collection([], [], [], [])
     for name in _names(sources):
         paths = ExperimentPaths.of(sources.output, name)
-        mark = json.loads(json.dumps(signature(paths)))  # as the cache file stores it
+        mark = signature(paths, sources)
         entry = cache.get(name)
         if entry is not None and entry["signature"] == mark:
             collection.reused += 1
@@ -307,7 +371,7 @@ def collect(sources: Sources, use_cache: bool = True) -> Collection:
         if not _is_running(entry):  # a running stage's duration changes: never cache it
             fresh[name] = entry
         _add(collection, name, entry, paths)
-    if use_cache:
+    if use_cache and (collection.read or len(fresh) != len(cache)):
         _save_cache(sources, fresh)
     return collection
 
@@ -325,7 +389,7 @@ def _add(collection: Collection, name: str, entry: dict[str, Any], paths: Experi
         row[f"{stage}_state"] = state
         row[f"{stage}_duration"] = duration
     row.update(entry["metrics"])
-    row["directory"] = str(paths.directory)
+    row["directory"] = paths.root
     collection.rows.append(row)
     collection.warnings.extend(entry["warnings"])
 

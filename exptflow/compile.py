@@ -6,15 +6,13 @@ unchanged sweep recompiles to byte-identical files and Snakemake has nothing to 
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from exptflow import expand as expansion
 from exptflow import generate, identity, spec
+from exptflow.bulk import paused_gc
 from exptflow.errors import UserInputError
 from exptflow.paths import SweepPaths
 from exptflow.plan import DONE, NEW, OUTDATED, Plan, make_plan
@@ -122,19 +120,6 @@ def summary(plan_: Plan) -> str:
 def dry_run_lines(plan_: Plan) -> list[str]:
     """``<stage>\\t<experiment dir>\\t<command>`` for every job that would run."""
     return [f"{job.stage}\t{job.directory}\t{job.command}" for job in plan_.to_run()]
-
-
-@contextlib.contextmanager
-def paused_gc() -> Iterator[None]:
-    """Building 100,000s of small objects triggers the cycle collector over and over (it
-    doubled compile time); none of them form cycles, so collect once at the end instead."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def compile_sweep(options: CompileOptions) -> tuple[Plan, list[Written]]:

@@ -35,14 +35,16 @@ def _done_parts() -> tuple[str, str]:
     return before, after
 
 
-def _directives(stage: Stage, has_slots: bool) -> str:
+def _directives(stage: Stage, has_slots: bool, remaining: int) -> str:
     resources_ = {}
     if has_slots and stage.uses_gpu:
         resources_["gpu_slot"] = 1
     if stage.gpus:
         resources_["gpu"] = stage.gpus
     resources_.update(stage.resources)
-    lines = []
+    # Earlier stages first: starting every experiment's chain early keeps all GPU slots busy
+    # to the end (depth-first left half the slots idle for the last stages of a sweep).
+    lines = [f"    priority: {remaining}"]
     if resources_:
         lines.append("    resources:")
         lines += [f"        {key}={value!r}," for key, value in resources_.items()]
@@ -51,7 +53,7 @@ def _directives(stage: Stage, has_slots: bool) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def _rule(stage: Stage, has_slots: bool) -> str:
+def _rule(stage: Stage, has_slots: bool, remaining: int) -> str:
     before, after = _done_parts()
     return template("exptflow.workflow", "rule.smk.tmpl").substitute(
         rule=rule_name(stage.name),
@@ -59,7 +61,7 @@ def _rule(stage: Stage, has_slots: bool) -> str:
         stage_literal=json.dumps(stage.name),
         done_before=before,
         done_after=after,
-        directives=_directives(stage, has_slots),
+        directives=_directives(stage, has_slots, remaining),
         gpu_flag="{GPU}" if stage.uses_gpu else "{NO_GPU}",
     )
 
@@ -67,7 +69,10 @@ def _rule(stage: Stage, has_slots: bool) -> str:
 def snakefile(plan: Plan, table: str) -> str:
     before, after = _done_parts()
     sweep = plan.sweep
-    rules = "".join(_rule(stage, bool(sweep.slots)) for stage in sweep.stages)
+    count = len(sweep.stages)
+    rules = "".join(
+        _rule(stage, bool(sweep.slots), count - index) for index, stage in enumerate(sweep.stages)
+    )
     return template("exptflow.workflow", "Snakefile.tmpl").substitute(
         version=__version__,
         sweep=sweep.source,

@@ -6,7 +6,6 @@ param set (say a default changed) is never reused silently.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 from exptflow.errors import IdentityConflictError
 from exptflow.expand import Experiment
 from exptflow.naming import renamed
-from exptflow.paths import ExperimentPaths
+from exptflow.paths import ExperimentPaths, existing_directories
 from exptflow.records import canonical, read_json
 
 
@@ -24,13 +23,6 @@ class Conflict:
     experiment: Experiment
     directory: Path
     recorded: Mapping[str, Any]
-
-
-def existing_directories(output: Path) -> set[str]:
-    try:
-        return {entry.name for entry in os.scandir(output) if entry.is_dir()}
-    except (FileNotFoundError, NotADirectoryError):
-        return set()
 
 
 def _holds(output: Path, name: str, existing: set[str], params: str) -> bool | None:

@@ -15,11 +15,16 @@ class ExperimentPaths:
     """The files of one experiment directory ``<output>/<name>``."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self.directory = Path(directory)
+        self.root = os.fspath(directory)  # status and collect read 10,000s: strings are faster
+        self.directory = Path(self.root)
 
     @classmethod
     def of(cls, output: str | os.PathLike[str], name: str) -> ExperimentPaths:
-        return cls(Path(output) / name)
+        return cls(f"{os.fspath(output)}/{name}")
+
+    def file(self, name: str) -> str:
+        """A file the user's program writes in the experiment directory (``metrics.json``)."""
+        return f"{self.root}/{name}"
 
     @property
     def name(self) -> str:
@@ -28,7 +33,11 @@ class ExperimentPaths:
     @property
     def params(self) -> Path:
         """The fully resolved params: the experiment's identity."""
-        return self.directory / "params.json"
+        return Path(self.params_file)
+
+    @property
+    def params_file(self) -> str:
+        return f"{self.root}/params.json"
 
     @property
     def meta(self) -> Path:
@@ -36,7 +45,10 @@ class ExperimentPaths:
 
     def record(self, stage: str) -> Path:
         """State, timings, host, slot and command of the stage's latest run."""
-        return self.meta / f"stage.{stage}.json"
+        return Path(self.record_file(stage))
+
+    def record_file(self, stage: str) -> str:
+        return f"{self.root}/{META}/stage.{stage}.json"
 
     def done(self, stage: str) -> Path:
         """Written only after the stage exits 0: the file Snakemake waits for."""
@@ -131,3 +143,11 @@ class RunPaths:
 def gpu_lock_dir() -> Path:
     """Shared by every sweep of this machine, so sweeps sharing GPUs never share a slot."""
     return Path(os.environ.get("EXPTFLOW_LOCK_DIR", "/tmp/exptflow-gpu-locks"))
+
+
+def existing_directories(output: str | os.PathLike[str]) -> set[str]:
+    """Names of the directories directly under ``output`` (none if it does not exist)."""
+    try:
+        return {entry.name for entry in os.scandir(output) if entry.is_dir()}
+    except (FileNotFoundError, NotADirectoryError):
+        return set()

@@ -10,8 +10,7 @@ from typing import NamedTuple
 
 from exptflow import render
 from exptflow.expand import Experiment
-from exptflow.identity import existing_directories
-from exptflow.paths import ExperimentPaths
+from exptflow.paths import ExperimentPaths, existing_directories
 from exptflow.records import read_json
 from exptflow.spec import Sweep
 

@@ -31,7 +31,7 @@ def write_json(path: Path, data: Any) -> None:
         raise
 
 
-def read_json(path: Path) -> Any | None:
+def read_json(path: Path | str) -> Any | None:
     """The JSON in ``path``, or None when it is missing or not (yet) valid JSON."""
     try:
         with open(path, encoding="utf-8") as handle:

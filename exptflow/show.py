@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # the CLI imports FORMATS before it needs pandas
+    import pandas as pd
 
 FORMATS = ("table", "tsv", "csv", "md", "latex", "json")
 

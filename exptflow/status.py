@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from exptflow.identity import existing_directories
-from exptflow.paths import ExperimentPaths, SweepPaths
+from exptflow.paths import ExperimentPaths, SweepPaths, existing_directories
 from exptflow.records import read_json
 
 PENDING, RUNNING, DONE, FAILED, KILLED = "pending", "running", "done", "failed", "killed"
@@ -42,7 +41,7 @@ def _alive_here(record: dict[str, Any]) -> bool | None:
 
 
 def stage_status(paths: ExperimentPaths, stage: str, now: float) -> StageStatus:
-    record = read_json(paths.record(stage))
+    record = read_json(paths.record_file(stage))
     if not isinstance(record, dict):
         return StageStatus(stage, PENDING)
     state = record.get("state", PENDING)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from exptflow.cli.options import add_compile_options, compile_options, print_orphans
-from exptflow.compile import compile_sweep, dry_run_lines, paused_gc, plan, summary
 from exptflow.errors import UserInputError
 
 
@@ -21,6 +20,9 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
 def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     if extra:
         raise UserInputError(f"exptflow compile: unknown arguments: {' '.join(extra)}")
+    from exptflow.bulk import paused_gc
+    from exptflow.compile import compile_sweep, dry_run_lines, plan, summary
+
     options = compile_options(arguments, arguments.sweep)
     if arguments.dry_run:
         with paused_gc():

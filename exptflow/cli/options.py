@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from exptflow.compile import CompileOptions
+if TYPE_CHECKING:
+    from exptflow.compile import CompileOptions
 
 
 def add_compile_options(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +23,8 @@ def add_compile_options(parser: argparse.ArgumentParser) -> None:
 
 
 def compile_options(arguments: argparse.Namespace, sweep: str) -> CompileOptions:
+    from exptflow.compile import CompileOptions
+
     return CompileOptions(
         sweep=sweep,
         output=arguments.output,

@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 
 from exptflow.cli.options import add_compile_options, compile_options, print_orphans
-from exptflow.compile import compile_sweep, summary
-from exptflow.run import clear_stale_lock, forget_finished_jobs, run_snakemake
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -20,6 +18,9 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
 
 
 def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
+    from exptflow.compile import compile_sweep, summary
+    from exptflow.run import clear_stale_lock, forget_finished_jobs, run_snakemake
+
     plan_, _ = compile_sweep(compile_options(arguments, arguments.sweep))
     print_orphans(plan_.orphans, plan_.sweep.source)
     print(summary(plan_))

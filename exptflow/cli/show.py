@@ -6,11 +6,10 @@ import argparse
 
 from exptflow.cli.status import default_output
 from exptflow.errors import UserInputError
+from exptflow.show import FORMATS
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
-    from exptflow.show import FORMATS
-
     parser = verbs.add_parser(name, help="print the results table (constant columns hidden)")
     parser.add_argument("-o", "--output", help="experiments root (default: the compiled sweep's)")
     parser.add_argument(
