@@ -16,8 +16,6 @@ side loads on first use.
 
 from __future__ import annotations
 
-from exptflow.metrics import init, log, summary
-
 # typing costs milliseconds at import and every job imports this module: annotations only.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,6 +26,9 @@ __version__ = "0.1.0"
 __all__ = ["init", "load", "log", "register_parser", "series", "summary"]
 
 _LAZY = {
+    "init": "exptflow.metrics",
+    "log": "exptflow.metrics",
+    "summary": "exptflow.metrics",
     "load": "exptflow.results",
     "series": "exptflow.results",
     "register_parser": "exptflow.collect",
@@ -40,4 +41,6 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'exptflow' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later uses (exptflow.log in a training loop) skip this hook
+    return value

@@ -11,7 +11,6 @@ Stdlib only: it starts thousands of times, so it never imports yaml, pandas, sna
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -40,15 +39,40 @@ class _Stop(Exception):
         self.signum = signum
 
 
-def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m exptflow.job", description=__doc__)
-    parser.add_argument("--stage", required=True)
-    parser.add_argument("--directory", required=True, help="the experiment directory")
-    parser.add_argument("--command", required=True, help="the rendered shell command")
-    parser.add_argument("--params", required=True, help="resolved params as JSON")
-    parser.add_argument("--slots", help="JSON list of GPU slots; omit to leave GPUs alone")
-    parser.add_argument("--no-gpu", action="store_true", help="hide every GPU from the stage")
-    return parser.parse_args(argv)
+USAGE = (
+    "usage: python -m exptflow.job --stage S --directory D --command C --params JSON "
+    "[--slots JSON] [--no-gpu]"
+)
+OPTIONS = {"--stage", "--directory", "--command", "--params", "--slots"}
+
+
+class Arguments:
+    """The wrapper's flags. Parsed by hand: argparse costs every job milliseconds."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        values: dict[str, str] = {}
+        self.no_gpu = False
+        items = iter(argv)
+        for flag in items:
+            if flag == "--no-gpu":
+                self.no_gpu = True
+            elif flag in OPTIONS:
+                values[flag] = next(items, None) or _usage(f"{flag} needs a value")
+            else:
+                _usage(f"unknown argument {flag!r}")
+        missing = OPTIONS - {"--slots"} - set(values)
+        if missing:
+            _usage(f"missing {', '.join(sorted(missing))}")
+        self.stage = values["--stage"]
+        self.directory = values["--directory"]
+        self.command = values["--command"]
+        self.params = values["--params"]
+        self.slots = values.get("--slots")
+
+
+def _usage(problem: str) -> str:
+    print(f"{USAGE}\nerror: {problem}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def claim_directory(paths: ExperimentPaths, params: dict[str, Any]) -> str | None:
@@ -75,16 +99,6 @@ def _open_log(paths: ExperimentPaths, stage: str, started: float) -> tuple[Path,
         except FileExistsError:
             continue
     raise RuntimeError(f"too many logs named {path}")
-
-
-def _die_with_parent() -> None:
-    """Runs in the child: if the wrapper is killed, the stage's command goes with it."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _forward_signals(process: subprocess.Popen[bytes]) -> None:
@@ -135,7 +149,7 @@ def _run_provenance() -> dict[str, Any]:
     return {"run": run_dir, "git": {key: git.get(key) for key in keep} if git else None}
 
 
-def _devices(args: argparse.Namespace) -> tuple[str | None, Slot | None]:  # type: ignore[valid-type]
+def _devices(args: Arguments) -> tuple[str | None, Slot | None]:  # type: ignore[valid-type]
     from_scheduler = scheduler_devices(dict(os.environ))
     if from_scheduler is not None:
         return from_scheduler, None
@@ -147,7 +161,7 @@ def _devices(args: argparse.Namespace) -> tuple[str | None, Slot | None]:  # typ
     return slot.devices, slot
 
 
-def run_stage(args: argparse.Namespace) -> int:
+def run_stage(args: Arguments) -> int:
     paths = ExperimentPaths(args.directory)
     paths.meta.mkdir(parents=True, exist_ok=True)
     conflict = claim_directory(paths, json.loads(args.params))
@@ -181,7 +195,6 @@ def run_stage(args: argparse.Namespace) -> int:
         stderr=subprocess.STDOUT,
         env=_environment(paths, args.stage, devices, stamp),
         pass_fds=keep_open,  # the child holds the slot too, even if the wrapper dies
-        preexec_fn=_die_with_parent,
     )
     os.close(log_descriptor)
     _forward_signals(process)
@@ -208,7 +221,7 @@ def run_stage(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = _arguments(argv)
+    arguments = Arguments(sys.argv[1:] if argv is None else argv)
     try:
         return run_stage(arguments)
     except OSError as error:  # a full disk or a read-only directory: say so, fail this job only
