@@ -33,7 +33,8 @@ def sleep_sweep(durations: list[tuple[float, float, float]], slots: int) -> str:
         f"resource: {list(range(slots))}\n"
     )
     documents = [
-        f"---\nexp: {i}\nt_train: {a}\nt_avg: {b}\nt_test: {c}\n" for i, (a, b, c) in enumerate(durations)
+        f"---\nexp: {i}\nt_train: {a}\nt_avg: {b}\nt_test: {c}\n"
+        for i, (a, b, c) in enumerate(durations)
     ]
     return head + "".join(documents)
 
@@ -62,11 +63,25 @@ def utilisation(root: Path, quick: bool) -> list[Figure]:
     samples = alternate({"mlrunner": mlrunner, "exptflow": exptflow}, 1 if quick else 3)
     ours, theirs = ideal / median(samples["exptflow"]), ideal / median(samples["mlrunner"])
     figures = [
-        Figure("utilisation", "makespan, 24 exps x 3 sleep stages (0.1-3 s), 4 slots",
-               median(samples["exptflow"]), "s", "mlrunner", median(samples["mlrunner"]),
-               samples=samples["exptflow"]),
-        Figure("utilisation", "utilisation (ideal / makespan)", ours, "", "mlrunner", theirs,
-               target=">= mlrunner's", passed=ours >= theirs),
+        Figure(
+            "utilisation",
+            "makespan, 24 exps x 3 sleep stages (0.1-3 s), 4 slots",
+            median(samples["exptflow"]),
+            "s",
+            "mlrunner",
+            median(samples["mlrunner"]),
+            samples=samples["exptflow"],
+        ),
+        Figure(
+            "utilisation",
+            "utilisation (ideal / makespan)",
+            ours,
+            "",
+            "mlrunner",
+            theirs,
+            target=">= mlrunner's",
+            passed=ours >= theirs,
+        ),
     ]
     return figures + steady_state(root, quick)
 
@@ -80,10 +95,22 @@ def steady_state(root: Path, quick: bool) -> list[Figure]:
     makespan = run([PYTHON, "-m", "snakemake", "--cores", "4", "--quiet", "all"], directory)
     ideal = count * 30 / 4
     return [
-        Figure("utilisation", f"steady state: {count} exps x 3 stages of 10 s, makespan", makespan,
-               "s", "ideal", ideal),
-        Figure("utilisation", "steady-state utilisation (ideal / makespan)", ideal / makespan, "",
-               target=">= 0.97", passed=ideal / makespan >= 0.97),
+        Figure(
+            "utilisation",
+            f"steady state: {count} exps x 3 stages of 10 s, makespan",
+            makespan,
+            "s",
+            "ideal",
+            ideal,
+        ),
+        Figure(
+            "utilisation",
+            "steady-state utilisation (ideal / makespan)",
+            ideal / makespan,
+            "",
+            target=">= 0.97",
+            passed=ideal / makespan >= 0.97,
+        ),
     ]
 
 
@@ -109,15 +136,24 @@ def overhead(root: Path, quick: bool) -> list[Figure]:
     def handwritten() -> float:
         shutil.rmtree(directory / "hand", ignore_errors=True)
         shutil.rmtree(directory / ".snakemake", ignore_errors=True)
-        return run([*SNAKEMAKE, "-s", str(HANDWRITTEN), "--cores", "2", "--scheduler", "greedy"],
-                   directory)
+        return run(
+            [*SNAKEMAKE, "-s", str(HANDWRITTEN), "--cores", "2", "--scheduler", "greedy"], directory
+        )
 
     samples = alternate({"handwritten": handwritten, "exptflow": exptflow}, 1 if quick else 3)
     ours, theirs = median(samples["exptflow"]) / jobs, median(samples["handwritten"]) / jobs
     figures = [
-        Figure("overhead", f"per job, {jobs} trivial jobs (greedy, 2 cores)", ours * 1000, "ms",
-               "hand-written Snakefile", theirs * 1000, target="<= 1.15x hand-written",
-               passed=ours <= 1.15 * theirs, samples=samples["exptflow"]),
+        Figure(
+            "overhead",
+            f"per job, {jobs} trivial jobs (greedy, 2 cores)",
+            ours * 1000,
+            "ms",
+            "hand-written Snakefile",
+            theirs * 1000,
+            target="<= 1.15x hand-written",
+            passed=ours <= 1.15 * theirs,
+            samples=samples["exptflow"],
+        ),
     ]
     return figures + schedulers(root, quick)
 
@@ -141,12 +177,18 @@ def schedulers(root: Path, quick: bool) -> list[Figure]:
         ilp = with_scheduler("ilp", limit) if jobs <= 1000 or not quick else float("inf")
         per_job = greedy / jobs * 1000
         shown = ilp / jobs * 1000 if ilp != float("inf") else limit / jobs * 1000
-        figures.append(Figure(
-            "overhead", f"greedy (exptflow's default) per job at {jobs} jobs", per_job, "ms",
-            "ilp" + ("" if ilp != float("inf") else f" (stopped at {limit} s: at least)"), shown,
-            target="<= 25 ms per job at 5,000 jobs" if jobs == 5000 else None,
-            passed=per_job <= 25 if jobs == 5000 else None,
-        ))
+        figures.append(
+            Figure(
+                "overhead",
+                f"greedy (exptflow's default) per job at {jobs} jobs",
+                per_job,
+                "ms",
+                "ilp" + ("" if ilp != float("inf") else f" (stopped at {limit} s: at least)"),
+                shown,
+                target="<= 25 ms per job at 5,000 jobs" if jobs == 5000 else None,
+                passed=per_job <= 25 if jobs == 5000 else None,
+            )
+        )
     return figures
 
 
@@ -154,7 +196,9 @@ def schedulers(root: Path, quick: bool) -> list[Figure]:
 
 
 def grid_sweep(experiments: int) -> str:
-    values = {1000: (10, 10, 10, 1), 10000: (10, 10, 10, 10), 100000: (10, 10, 10, 100)}[experiments]
+    values = {1000: (10, 10, 10, 1), 10000: (10, 10, 10, 10), 100000: (10, 10, 10, 100)}[
+        experiments
+    ]
     lists = [list(range(n)) for n in values]
     return (
         "template:\n  train: python train.py --lr {lr} --seed {seed} --out {_output} [wd]\n"
@@ -177,26 +221,55 @@ def compile_speed(root: Path, quick: bool) -> list[Figure]:
 
         samples = alternate({"compile": compile_once}, 1 if quick else 3)["compile"]
         per_experiment[experiments] = median(samples) / experiments
-        target = {"target": "<= 3 s", "passed": median(samples) <= 3.0} if experiments == 100000 else {}
-        figures.append(Figure("compile", f"exptflow compile, {experiments} experiments x 3 stages",
-                              median(samples), "s", samples=samples, **target))
+        target = (
+            {"target": "<= 3 s", "passed": median(samples) <= 3.0} if experiments == 100000 else {}
+        )
+        figures.append(
+            Figure(
+                "compile",
+                f"exptflow compile, {experiments} experiments x 3 stages",
+                median(samples),
+                "s",
+                samples=samples,
+                **target,
+            )
+        )
         if experiments <= (1000 if quick else 10000):
             figures.append(dry_run(directory, experiments, quick))
     growth = per_experiment[100000] / per_experiment[10000]
-    figures.append(Figure("compile", "time per experiment, 100,000 vs 10,000 (linear = 1)", growth,
-                          "x", target="<= 1.3 (linear)", passed=growth <= 1.3))
+    figures.append(
+        Figure(
+            "compile",
+            "time per experiment, 100,000 vs 10,000 (linear = 1)",
+            growth,
+            "x",
+            target="<= 1.3 (linear)",
+            passed=growth <= 1.3,
+        )
+    )
     return figures
 
 
 def dry_run(directory: Path, experiments: int, quick: bool) -> Figure:
-    samples = alternate({
-        "handwritten": lambda: run([*SNAKEMAKE, "-n", "-s", str(HANDWRITTEN)], directory),
-        "exptflow": lambda: run([*SNAKEMAKE, "-n"], directory),
-    }, 1 if quick else 3)
+    samples = alternate(
+        {
+            "handwritten": lambda: run([*SNAKEMAKE, "-n", "-s", str(HANDWRITTEN)], directory),
+            "exptflow": lambda: run([*SNAKEMAKE, "-n"], directory),
+        },
+        1 if quick else 3,
+    )
     ours, theirs = median(samples["exptflow"]), median(samples["handwritten"])
-    return Figure("compile", f"snakemake -n, {experiments} experiments x 3 stages", ours, "s",
-                  "hand-written Snakefile", theirs, target="<= 1.1x hand-written",
-                  passed=ours <= 1.1 * theirs, samples=samples["exptflow"])
+    return Figure(
+        "compile",
+        f"snakemake -n, {experiments} experiments x 3 stages",
+        ours,
+        "s",
+        "hand-written Snakefile",
+        theirs,
+        target="<= 1.1x hand-written",
+        passed=ours <= 1.1 * theirs,
+        samples=samples["exptflow"],
+    )
 
 
 # --- 4. collect and status --------------------------------------------------------------------
@@ -225,9 +298,13 @@ def results_speed(root: Path, quick: bool) -> list[Figure]:
         load = [PYTHON, "-c", "import exptflow; exptflow.load('output')"]
         measured = {
             "exptflow status": lambda: run([*EXPTFLOW, "status"], directory),
-            "collector, cold": lambda: (cache.unlink(missing_ok=True),
-                                        run([PYTHON, "-m", "exptflow.collect"], directory))[1],
-            "collector, nothing changed": lambda: run([PYTHON, "-m", "exptflow.collect"], directory),
+            "collector, cold": lambda: (
+                cache.unlink(missing_ok=True),
+                run([PYTHON, "-m", "exptflow.collect"], directory),
+            )[1],
+            "collector, nothing changed": lambda: run(
+                [PYTHON, "-m", "exptflow.collect"], directory
+            ),
             "exptflow.load, cold": lambda: (cache.unlink(missing_ok=True), run(load, directory))[1],
             "exptflow.load, nothing changed": lambda: run(load, directory),
         }
@@ -235,16 +312,25 @@ def results_speed(root: Path, quick: bool) -> list[Figure]:
         touch_some(directory, names, 0.01)
         samples["collector, 1% changed"] = [run([PYTHON, "-m", "exptflow.collect"], directory)]
         targets = {
-            "exptflow status": 1.0, "collector, cold": 3.0, "collector, nothing changed": 0.5,
+            "exptflow status": 1.0,
+            "collector, cold": 3.0,
+            "collector, nothing changed": 0.5,
         }
         for name, values in samples.items():
             target = targets.get(name) if count == 10000 else None
-            figures.append(Figure(
-                "results", f"{name}, {count} experiments", median(values), "s",
-                "floor: json.load of records + metrics", floor,
-                target=f"<= {target} s" if target else None,
-                passed=median(values) <= target if target else None, samples=values,
-            ))
+            figures.append(
+                Figure(
+                    "results",
+                    f"{name}, {count} experiments",
+                    median(values),
+                    "s",
+                    "floor: json.load of records + metrics",
+                    floor,
+                    target=f"<= {target} s" if target else None,
+                    passed=median(values) <= target if target else None,
+                    samples=values,
+                )
+            )
     return figures
 
 
@@ -258,19 +344,41 @@ def wrapper(root: Path, quick: bool) -> list[Figure]:
     bootstrap = f"import sys; sys.path.insert(0, {home!r}); import exptflow.job"
     directory = fresh(root / "wrapper")
     runs = 10 if quick else 30
-    samples = alternate({
-        "python -c pass": lambda: run([PYTHON, "-c", "pass"], directory),
-        "wrapper import (as jobs start it)": lambda: run([PYTHON, "-S", "-c", bootstrap], directory),
-    }, runs)
-    bare, ours = median(samples["python -c pass"]), median(samples["wrapper import (as jobs start it)"])
-    importtime = subprocess.run([PYTHON, "-S", "-X", "importtime", "-c", bootstrap],
-                                capture_output=True, text=True, cwd=directory).stderr
+    samples = alternate(
+        {
+            "python -c pass": lambda: run([PYTHON, "-c", "pass"], directory),
+            "wrapper import (as jobs start it)": lambda: run(
+                [PYTHON, "-S", "-c", bootstrap], directory
+            ),
+        },
+        runs,
+    )
+    bare, ours = (
+        median(samples["python -c pass"]),
+        median(samples["wrapper import (as jobs start it)"]),
+    )
+    importtime = subprocess.run(
+        [PYTHON, "-S", "-X", "importtime", "-c", bootstrap],
+        capture_output=True,
+        text=True,
+        cwd=directory,
+    ).stderr
     cumulative = max(int(m) for m in re.findall(r"\|\s+(\d+) \|\s+exptflow", importtime))
     return [
-        Figure("wrapper", "wrapper start-up (python -S + import exptflow.job)", ours * 1000, "ms",
-               "python -c pass", bare * 1000, target="<= 60 ms above python -c pass",
-               passed=(ours - bare) * 1000 <= 60, samples=samples["wrapper import (as jobs start it)"]),
-        Figure("wrapper", "import exptflow.job (-X importtime, cumulative)", cumulative / 1000, "ms"),
+        Figure(
+            "wrapper",
+            "wrapper start-up (python -S + import exptflow.job)",
+            ours * 1000,
+            "ms",
+            "python -c pass",
+            bare * 1000,
+            target="<= 60 ms above python -c pass",
+            passed=(ours - bare) * 1000 <= 60,
+            samples=samples["wrapper import (as jobs start it)"],
+        ),
+        Figure(
+            "wrapper", "import exptflow.job (-X importtime, cumulative)", cumulative / 1000, "ms"
+        ),
     ]
 
 

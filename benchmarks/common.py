@@ -41,12 +41,18 @@ def run(command: list[str], cwd: Path, timeout: float = 3600, env: dict | None =
     """Wall seconds of a command that must succeed."""
     started = time.perf_counter()
     result = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        command,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
     )
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} failed in {cwd}:\n{result.stdout}\n{result.stderr}")
+        raise RuntimeError(
+            f"{' '.join(command)} failed in {cwd}:\n{result.stdout}\n{result.stderr}"
+        )
     return elapsed
 
 
