@@ -105,6 +105,8 @@ def write(plan_: Plan, workdir: str = ".") -> list[Written]:
             write_if_changed(paths.snakefile, generate.snakefile(plan_, table_name)),
         ),
         write_profile(paths.profile("default"), generate.default_profile(plan_)),
+        write_profile(paths.profile("slurm"), generate.cluster_profile(plan_, "slurm")),
+        write_profile(paths.profile("kubernetes"), generate.cluster_profile(plan_, "kubernetes")),
     ]
 
 

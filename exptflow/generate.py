@@ -50,6 +50,8 @@ def _directives(stage: Stage, has_slots: bool, remaining: int) -> str:
         lines += [f"        {key}={value!r}," for key, value in resources_.items()]
     if stage.retries:
         lines.append(f"    retries: {stage.retries}")
+    if stage.pack:  # packed into one cluster submission by the profiles' group-components
+        lines.append(f'    group: "{pack_group(stage.name)}"')
     return "".join(line + "\n" for line in lines)
 
 
@@ -119,6 +121,26 @@ def _line_encoder() -> Callable[[Any], str]:
         None, None, encoder.encode_basestring, None, ": ", ", ", False, False, True
     )
     return lambda value: "".join(make(value, 0))
+
+
+def pack_group(stage: str) -> str:
+    return f"pack-{stage}"
+
+
+def cluster_profile(plan: Plan, name: str) -> str:
+    """The SLURM or Kubernetes profile: the shipped template and the stages to pack."""
+    packed = [stage for stage in plan.sweep.stages if stage.pack]
+    block = ""
+    if packed:
+        block = (
+            "# Pack short stages: this many jobs of a stage per submission (`pack` in the sweep).\n"
+        )
+        block += "group-components:\n"
+        block += "".join(f"  - {pack_group(s.name)}={s.pack}\n" for s in packed)
+    text = template("exptflow.profiles", f"{name}/config.v8+.yaml.tmpl").substitute(
+        sweep=plan.sweep.source, group_components=block
+    )
+    return mark_generated(text)
 
 
 def default_profile(plan: Plan) -> str:

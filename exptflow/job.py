@@ -22,7 +22,7 @@ from pathlib import Path
 
 from exptflow.paths import ExperimentPaths, RunPaths, gpu_lock_dir
 from exptflow.records import append_line, canonical, read_json, write_json
-from exptflow.slots import Slot, acquire, scheduler_devices
+from exptflow.slots import Slot, acquire, under_cluster_scheduler
 
 # typing costs milliseconds at import and every job imports this module: annotations only.
 TYPE_CHECKING = False
@@ -150,9 +150,8 @@ def _run_provenance() -> dict[str, Any]:
 
 
 def _devices(args: Arguments) -> tuple[str | None, Slot | None]:  # type: ignore[valid-type]
-    from_scheduler = scheduler_devices(dict(os.environ))
-    if from_scheduler is not None:
-        return from_scheduler, None
+    if under_cluster_scheduler(os.environ):  # keep the GPUs it gave (or none), never slots
+        return os.environ.get("CUDA_VISIBLE_DEVICES"), None
     if args.no_gpu:
         return "", None
     if not args.slots:

@@ -109,6 +109,10 @@ class SweepPaths:
     def run(self, run_id: str) -> Path:
         return self.runs / run_id
 
+    def detached_log(self, stamp: str) -> Path:
+        """Output of a run started with ``exptflow run --detach``."""
+        return self.output / META / "detached" / f"{stamp}.log"
+
     @property
     def snakemake_state(self) -> Path:
         return self.workdir / ".snakemake"

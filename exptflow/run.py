@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -89,10 +90,29 @@ def forget_finished_jobs(workdir: Path) -> int:
     return forgotten
 
 
+def snakemake_command(arguments: Sequence[str]) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "--rerun-incomplete", *arguments]
+
+
+def detach_snakemake(arguments: Sequence[str], workdir: Path, output: str) -> tuple[int, Path]:
+    """Start Snakemake in its own session, immune to logout; (pid, log file)."""
+    log = SweepPaths(workdir, output).detached_log(time.strftime("%Y%m%d.%H%M%S"))
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as handle:
+        process = subprocess.Popen(
+            snakemake_command(arguments),
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # no SIGHUP at logout; `kill -TERM -- -PID` cancels cleanly
+        )
+    return process.pid, log
+
+
 def run_snakemake(arguments: Sequence[str], workdir: Path) -> int:
     """Run Snakemake in its own process group; Ctrl-C or SIGTERM here cancels it cleanly."""
-    command = [sys.executable, "-m", "snakemake", "--rerun-incomplete", *arguments]
-    process = subprocess.Popen(command, cwd=workdir, start_new_session=True)
+    process = subprocess.Popen(snakemake_command(arguments), cwd=workdir, start_new_session=True)
 
     def cancel(signum: int, _frame: object) -> None:
         print(f"exptflow: {signal.Signals(signum).name}: cancelling the run", file=sys.stderr)

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections import Counter, namedtuple
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 # Variables a cluster scheduler sets in a job: then the GPUs it gave are the ones to use.
@@ -72,8 +72,6 @@ def acquire(slots: Sequence[str], directory: Path, poll: float = 0.05) -> Slot: 
         time.sleep(poll * (1 + (os.getpid() % 7) / 7))  # spread the retries of waiting jobs
 
 
-def scheduler_devices(environ: dict[str, str]) -> str | None:
-    """The GPUs a cluster scheduler gave this job, if it gave any."""
-    if any(name in environ for name in CLUSTER_JOB_VARIABLES):
-        return environ.get("CUDA_VISIBLE_DEVICES")
-    return None
+def under_cluster_scheduler(environ: Mapping[str, str]) -> bool:
+    """Whether a cluster scheduler runs this job: then it alone decides the job's GPUs."""
+    return any(name in environ for name in CLUSTER_JOB_VARIABLES)

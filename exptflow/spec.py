@@ -24,7 +24,7 @@ CONFIG_KEYS = ("alias", "default", "metrics", "output", "parsers", "resource", "
 METRIC_KEYS = ("reduce", "regex", "stage")
 REDUCERS = ("last", "first", "max", "min", "mean")
 PARSER_FORM = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-STAGE_KEYS = ("cmd", "gpus", "resources", "retries")
+STAGE_KEYS = ("cmd", "gpus", "pack", "resources", "retries")
 GRID_KEYS = ("_cmd", "_title")
 # Rule resources Snakemake and its executor plugins understand, with the type each takes.
 RESOURCE_TYPES: dict[str, type] = {
@@ -106,6 +106,7 @@ class Stage:
     gpus: int | None = None  # None: one slot when the sweep has a ``resource`` list
     resources: Mapping[str, int | str] = field(default_factory=dict)
     retries: int = 0
+    pack: int | None = None  # on a cluster: this many of the stage's jobs per submission
 
     @property
     def uses_gpu(self) -> bool:
@@ -128,9 +129,12 @@ class Stage:
         gpus = _non_negative_int(data.get("gpus"), join(where, "gpus"), issues)
         retries = _non_negative_int(data.get("retries", 0), join(where, "retries"), issues)
         resources = _resources(data.get("resources", {}), join(where, "resources"), issues)
+        pack = _non_negative_int(data.get("pack"), join(where, "pack"), issues)
+        if pack == 0:
+            issues.add(join(where, "pack"), "0 jobs per submission; write e.g. `pack: 20`")
         if stage is None:
             return None
-        return cls(name, stage.command, stage.tokens, gpus, resources, retries or 0)
+        return cls(name, stage.command, stage.tokens, gpus, resources, retries or 0, pack or None)
 
     @classmethod
     def _from_command(cls, name: str, command: object, where: str, issues: Issues) -> Stage | None:

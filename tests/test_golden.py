@@ -18,7 +18,7 @@ template:
   train: {cmd: 'python train.py --lr {lr} --out {_output}', gpus: 1, retries: 2,
           resources: {mem_mb: 8000, runtime: 120}}
   avg-ckpt: {cmd: 'python avg.py {_output}', gpus: 0}
-  test: python test.py {_output} [beam]
+  test: {cmd: 'python test.py {_output} [beam]', pack: 20}
 default: {beam: 5}
 resource: [0, "1,2"]
 ---
@@ -54,6 +54,15 @@ def test_default_profile_matches_golden(compiled: Path) -> None:
     )
 
 
+def test_slurm_profile_matches_golden(compiled: Path) -> None:
+    check_golden("profile-slurm.yaml", (compiled / "profiles/slurm/config.v8+.yaml").read_text())
+
+
+def test_kubernetes_profile_matches_golden(compiled: Path) -> None:
+    text = (compiled / "profiles/kubernetes/config.v8+.yaml").read_text()
+    check_golden("profile-kubernetes.yaml", text)
+
+
 def test_recompile_is_byte_identical_and_keeps_edited_profile(compiled: Path) -> None:
     files = ["Snakefile", "experiments.json", "profiles/default/config.v8+.yaml"]
     before = {name: (compiled / name).read_bytes() for name in files}
@@ -61,7 +70,7 @@ def test_recompile_is_byte_identical_and_keeps_edited_profile(compiled: Path) ->
     profile.write_text(profile.read_text() + "jobs: 3\n")
     _, written = compile_sweep(CompileOptions(workdir=str(compiled)))
     assert not any(item.changed for item in written)
-    assert [item.kept_edit for item in written] == [False, False, True]
+    assert [item.kept_edit for item in written] == [False, False, True, False, False]
     for name in files[:2]:
         assert (compiled / name).read_bytes() == before[name]
     assert profile.read_text().endswith("jobs: 3\n")

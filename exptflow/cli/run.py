@@ -14,12 +14,17 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
         help="compile, then run snakemake (resumes after a crash); other args go to snakemake",
     )
     parser.add_argument("--sweep", default="params.yaml", help="default: params.yaml")
+    parser.add_argument(
+        "--detach",
+        action="store_true",
+        help="run snakemake in the background, immune to logout; its log goes to the output dir",
+    )
     add_compile_options(parser)
 
 
 def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     from exptflow.compile import compile_sweep, summary
-    from exptflow.run import clear_stale_lock, forget_finished_jobs, run_snakemake
+    from exptflow.run import clear_stale_lock, detach_snakemake, forget_finished_jobs, run_snakemake
 
     plan_, _ = compile_sweep(compile_options(arguments, arguments.sweep))
     print_orphans(plan_.orphans, plan_.sweep.source)
@@ -29,4 +34,9 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
         kept = forget_finished_jobs(Path("."))
         if kept:
             print(f"exptflow: kept {kept} stage(s) that had finished before the crash")
+    if arguments.detach:
+        pid, log = detach_snakemake(extra, Path("."), plan_.output)
+        print(f"snakemake runs in the background (pid {pid}); log: {log}")
+        print(f"follow it with `exptflow status` or `tail -f {log}`; cancel: kill -TERM -- -{pid}")
+        return 0
     return run_snakemake(extra, Path("."))

@@ -1,0 +1,234 @@
+"""Clusters: the sweep on a real single-node SLURM cluster (tests/cluster/slurm.sh starts one;
+these tests skip where none runs), a detached run, and the Kubernetes profile."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, executions, exptflow, records, snakemake, write_sweep
+
+# Fast polling for tests: a real cluster profile polls every 10 s.
+FAST = [
+    "--profile",
+    "profiles/slurm",
+    "--slurm-init-seconds-before-status-checks",
+    "1",
+    "--seconds-between-status-checks",
+    "1",
+    "--latency-wait",
+    "5",
+]
+
+
+def slurm_is_up() -> bool:
+    try:
+        state = subprocess.run(
+            ["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10
+        )
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return False
+    return state.returncode == 0 and any(
+        s.startswith(("idle", "mixed", "alloc")) for s in state.stdout.split()
+    )
+
+
+slurm = pytest.mark.skipif(
+    not slurm_is_up(), reason="no SLURM cluster: tests/cluster/slurm.sh start"
+)
+
+
+def wait_for(condition, timeout: float = 180.0) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def overlapping(jobs: list[dict]) -> list[tuple[dict, dict]]:
+    return [
+        (a, b)
+        for i, a in enumerate(jobs)
+        for b in jobs[i + 1 :]
+        if a["start"] < b["end"] and b["start"] < a["end"]
+    ]
+
+
+@pytest.fixture(scope="module")
+def example_on_slurm(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, subprocess.CompletedProcess]:
+    directory = tmp_path_factory.mktemp("slurm") / "digits"
+    shutil.copytree(
+        REPO / "examples/digits",
+        directory,
+        ignore=shutil.ignore_patterns(
+            "output", ".snakemake", "Snakefile", "experiments.json", "profiles"
+        ),
+    )
+    exptflow(directory, "compile")
+    result = snakemake(directory, *FAST, check=False)
+    return directory, result
+
+
+@slurm
+@pytest.mark.slow
+def test_example_sweep_runs_as_slurm_jobs(example_on_slurm) -> None:
+    directory, result = example_on_slurm
+    assert result.returncode == 0, result.stdout + result.stderr
+    stages = records(directory)
+    assert len(stages) == 24 and {r["state"] for r in stages} == {"done"}
+    assert all(r["slurm_job_id"] for r in stages), "every stage ran as a SLURM job"
+    assert len({r["slurm_job_id"] for r in stages}) == 24
+    trains = [r for r in stages if r["stage"] == "train"]
+    assert {r["cuda_visible_devices"] for r in trains} <= {"0", "1"}
+    for first, second in overlapping(trains):
+        assert first["cuda_visible_devices"] != second["cuda_visible_devices"]
+    with open(directory / "output/results.tsv", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    assert len(rows) == 8
+    assert all(row["test_state"] == "done" and float(row["test_accuracy"]) > 0.5 for row in rows)
+
+
+CANCEL_SWEEP = """
+template:
+  train: >
+    echo {_name}/train >> started &&
+    if [ -e fail-{a} ]; then exit 3; fi && if [ -e slow-{a} ]; then sleep 120; fi
+  test: echo {_name}/test >> started
+---
+a: [1, 2, 3]
+"""
+
+
+@slurm
+@pytest.mark.slow
+def test_failed_and_cancelled_stages_rerun_alone(tmp_path: Path) -> None:
+    write_sweep(tmp_path, CANCEL_SWEEP)
+    (tmp_path / "fail-2").touch()
+    (tmp_path / "slow-3").touch()
+    exptflow(tmp_path, "compile")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", *FAST],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    record = tmp_path / "output/a=3/.exptflow/stage.train.json"
+    wait_for(lambda: record.exists() and json.loads(record.read_text())["state"] == "running")
+    job = json.loads(record.read_text())["slurm_job_id"]
+    subprocess.run(["scancel", job], check=True)
+    output, _ = run.communicate(timeout=300)
+    assert run.returncode != 0
+    assert "Error in rule train" in output and "a=2" in output
+    status = exptflow(tmp_path, "status").stdout
+    assert "a=1  train done" in status
+    assert "a=2  train failed" in status and "a=3  train failed" in status
+    first = Counter(executions(tmp_path / "started"))
+
+    (tmp_path / "fail-2").unlink()
+    (tmp_path / "slow-3").unlink()
+    snakemake(tmp_path, *FAST)
+    again = Counter(executions(tmp_path / "started")) - first
+    assert again == Counter(["a=2/train", "a=2/test", "a=3/train", "a=3/test"])
+    assert "3 experiments, 6 stages: 6 done" in exptflow(tmp_path, "status").stdout
+
+
+@slurm
+@pytest.mark.slow
+def test_packed_short_stages_become_a_few_slurm_jobs(tmp_path: Path) -> None:
+    write_sweep(
+        tmp_path, f"template:\n  t: {{cmd: 'sleep 1', pack: 10}}\n---\na: {list(range(40))}\n"
+    )
+    exptflow(tmp_path, "compile")
+    snakemake(tmp_path, *FAST)
+    stages = records(tmp_path)
+    assert len(stages) == 40 and {r["state"] for r in stages} == {"done"}
+    submissions = Counter(r["slurm_job_id"] for r in stages)
+    assert len(submissions) <= 5, submissions
+    assert sorted(submissions.values(), reverse=True)[0] >= 8
+
+
+@pytest.mark.slow
+def test_detached_run_goes_on_and_status_follows(tmp_path: Path) -> None:
+    write_sweep(tmp_path, "template:\n  t: sleep 2\n---\na: [1, 2]\n")
+    started = time.time()
+    result = exptflow(tmp_path, "run", "--detach")
+    assert time.time() - started < 15
+    assert "snakemake runs in the background" in result.stdout
+    log = Path(result.stdout.split("log: ")[1].split()[0])
+    assert log.parent == Path("output/.exptflow/detached")
+    wait_for(lambda: "2 stages: 2 done" in exptflow(tmp_path, "status").stdout, timeout=120)
+    wait_for(lambda: "steps (100%) done" in (tmp_path / log).read_text(), timeout=60)
+
+
+@pytest.mark.slow
+def test_kubernetes_profile_dry_runs(tmp_path: Path) -> None:
+    write_sweep(
+        tmp_path,
+        "template:\n  train: {cmd: 'python train.py {lr}', gpus: 2, resources: {mem_mb: 8000}}\n---\nlr: [1, 2]\n",
+    )
+    exptflow(tmp_path, "compile")
+    result = snakemake(
+        tmp_path,
+        "--profile",
+        "profiles/kubernetes",
+        "-n",
+        "--default-storage-prefix",
+        str(tmp_path / "storage"),
+    )
+    text = result.stdout + result.stderr
+    assert text.count("rule train:") == 2
+    assert "gpu=2" in text and "gpu_manufacturer=nvidia" in text and "mem_mb=8000" in text
+
+
+def test_kubernetes_pod_requests_come_from_stage_resources() -> None:
+    """The plugin's own pod builder, run without an API server: only the submission is caught."""
+    import threading
+    from types import SimpleNamespace
+
+    from snakemake_executor_plugin_kubernetes import Executor
+
+    submitted = []
+    executor = Executor.__new__(Executor)
+    executor.__dict__.update(
+        lock=threading.Lock(),
+        logger=SimpleNamespace(debug=print, info=print, warning=print),
+        k8s_cpu_scalar=0.95,
+        k8s_service_account_name=None,
+        container_image="image",
+        persistent_volumes=[],
+        privileged=False,
+        namespace="default",
+        run_namespace="run",
+        secret_envvars={},
+        batchapi=SimpleNamespace(
+            create_namespaced_job=lambda namespace, body: submitted.append(body)
+        ),
+    )
+    executor.format_job_exec = lambda job: "snakemake ..."
+    executor.report_job_submission = lambda info: None
+    # The resources Snakemake gives a train job of `gpus: 2, resources: {mem_mb: 8000}` with
+    # the shipped profile's default gpu_manufacturer (seen in the dry run above).
+    job = SimpleNamespace(
+        resources={"_cores": 1, "gpu": 2, "mem_mb": 8000, "gpu_manufacturer": "nvidia"},
+        jobid=1,
+        attempt=1,
+        is_containerized=False,
+    )
+    executor.run_job(job)
+    (body,) = submitted
+    container = body.spec.template.spec.containers[0]
+    assert container.resources.requests["nvidia.com/gpu"] == "2"
+    assert container.resources.requests["memory"] == "8000M"
+    tolerations = body.spec.template.spec.tolerations
+    assert [t.key for t in tolerations] == ["nvidia.com/gpu"]
