@@ -1,7 +1,8 @@
 """Experiment identity: a readable, file-system-safe directory name from the swept params.
 
-``lr=0.1,norm=new``: keys in sorted order (the same whatever the YAML order), values as the
-program sees them. A name that had to be altered to be safe (a ``/``, a space, a value that
+``lr=0.1+norm=new``: keys in sorted order (the same whatever the YAML order), values as the
+program sees them. ``+`` joins the params, not ``,``: Snakemake's cluster job specs split
+wildcard values at commas, and SLURM reads ``%`` in log paths, so neither may appear. A name that had to be altered to be safe (a ``/``, a space, a value that
 reads as another type) or that is too long gets ``~`` and a short hash of the exact values,
 so two different param sets never share a name and the same set always gets the same one.
 """
@@ -20,7 +21,8 @@ from exptflow.render import Scalar, format_value
 
 MAX_NAME_LENGTH = 120
 _KEEP_LENGTH = 100
-_UNSAFE = re.compile(r"[^A-Za-z0-9._+\-@%]")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._\-@]")
+SEPARATOR = "+"
 EMPTY_NAME = "defaults"
 
 
@@ -55,7 +57,7 @@ def experiment_name(swept: Mapping[str, Scalar], order: Sequence[str] | None = N
     keys = order if order is not None else sorted(swept)
     parts = [_part(key, swept[key], type(swept[key])) for key in keys]
     texts, faithful = zip(*parts, strict=True) if parts else ((), ())
-    name = ",".join(texts) or EMPTY_NAME
+    name = SEPARATOR.join(texts) or EMPTY_NAME
     if all(faithful) and len(name) <= MAX_NAME_LENGTH:
         return name
     return f"{name[:_KEEP_LENGTH]}~{digest(swept)}"

@@ -89,7 +89,8 @@ def test_example_sweep_runs_as_slurm_jobs(example_on_slurm) -> None:
     assert all(r["slurm_job_id"] for r in stages), "every stage ran as a SLURM job"
     assert len({r["slurm_job_id"] for r in stages}) == 24
     trains = [r for r in stages if r["stage"] == "train"]
-    assert {r["cuda_visible_devices"] for r in trains} <= {"0", "1"}
+    assert {r["cuda_visible_devices"] for r in trains} == {"0", "1"}
+    assert overlapping(trains), "two GPU stages ran at once"
     for first, second in overlapping(trains):
         assert first["cuda_visible_devices"] != second["cuda_visible_devices"]
     with open(directory / "output/results.tsv", newline="") as handle:

@@ -41,18 +41,18 @@ def names(text: str, **options: object) -> list[str]:
             SEED_EXAMPLE,
             {},
             [
-                "moment=0.1,norm=new",
-                "moment=0.05,norm=new",
-                "moment=0.1,norm=batch",
-                "moment=0.05,norm=batch",
-                "early-stop=True,norm=batch",
+                "moment=0.1+norm=new",
+                "moment=0.05+norm=new",
+                "moment=0.1+norm=batch",
+                "moment=0.05+norm=batch",
+                "early-stop=True+norm=batch",
             ],
             id="seed-example-dedups-early-stop-false",
         ),
         pytest.param(
             "template: {t: 'run {a} {b}'}\n---\nb: [1, 2]\na: x\n",
             {},
-            ["a=x,b=1", "a=x,b=2"],
+            ["a=x+b=1", "a=x+b=2"],
             id="scalar-is-one-value-list-and-keys-sorted",
         ),
         pytest.param(
@@ -78,7 +78,7 @@ def names(text: str, **options: object) -> list[str]:
         pytest.param(
             "template: {t: 'run {a} {b}'}\n---\nb: [1]\na: [x]\n---\na: [x]\nb: [1]\n",
             {},
-            ["a=x,b=1"],
+            ["a=x+b=1"],
             id="yaml-key-order-does-not-matter",
         ),
     ],
@@ -91,7 +91,7 @@ def test_seed_example_has_five_experiments_and_fifteen_jobs() -> None:
     experiments = expand(sweep_of(SEED_EXAMPLE))
     assert len(experiments) == 5
     assert sum(len(e.stages) for e in experiments) == 15
-    merged = next(e for e in experiments if e.name == "moment=0.1,norm=batch")
+    merged = next(e for e in experiments if e.name == "moment=0.1+norm=batch")
     assert dict(merged.params) == {
         "data": "iwslt14",
         "early-stop": False,
@@ -124,8 +124,8 @@ def test_orphans_are_params_no_template_uses() -> None:
 @pytest.mark.parametrize(
     ("swept", "expected"),
     [
-        pytest.param({"lr": 0.1, "norm": "new"}, "lr=0.1,norm=new", id="plain"),
-        pytest.param({"b": 1, "a": True}, "a=True,b=1", id="sorted-keys"),
+        pytest.param({"lr": 0.1, "norm": "new"}, "lr=0.1+norm=new", id="plain"),
+        pytest.param({"b": 1, "a": True}, "a=True+b=1", id="sorted-keys"),
         pytest.param({"lr": 1e-05}, "lr=1e-05", id="float-round-trips"),
         pytest.param({}, "defaults", id="nothing-swept"),
     ],

@@ -68,7 +68,7 @@ def table(directory: Path) -> list[dict[str, str]]:
 def test_every_metric_source_lands_in_the_table(sweep: Path) -> None:
     rows = {row["experiment"]: row for row in table(sweep)}
     assert len(rows) == 6
-    row = rows["lr=0.2,seed=2"]
+    row = rows["lr=0.2+seed=2"]
     assert row["train_state"] == "done" and row["test_state"] == "done"
     assert float(row["acc"]) == 0.2  # metrics.json
     assert float(row["loss"]) == pytest.approx(0.2 * 2 / 3)  # last exptflow.log value
@@ -88,7 +88,7 @@ def test_failed_experiment_is_reported_with_empty_metrics(sweep: Path) -> None:
 
 def test_query_and_group_over_give_the_right_numbers(sweep: Path) -> None:
     done = exptflow.load(sweep / "output", query="train_state == 'done' and lr <= 0.15")
-    assert sorted(done["experiment"]) == ["lr=0.1,seed=1", "lr=0.1,seed=2"]
+    assert sorted(done["experiment"]) == ["lr=0.1+seed=1", "lr=0.1+seed=2"]
     grouped = exptflow.load(sweep / "output", query="test_state == 'done'", group_over=["seed"])
     assert list(grouped["lr"]) == [0.1, 0.2]
     second = grouped.set_index("lr").loc[0.2]
@@ -99,7 +99,7 @@ def test_query_and_group_over_give_the_right_numbers(sweep: Path) -> None:
 
 
 def test_series_loads_one_metric_lazily(sweep: Path) -> None:
-    points = exptflow.series(sweep / "output", "lr=0.1,seed=2", "loss")
+    points = exptflow.series(sweep / "output", "lr=0.1+seed=2", "loss")
     assert list(points["step"]) == [1, 2, 3]
     assert list(points["loss"]) == pytest.approx([0.2, 0.1, 0.2 / 3])
 
@@ -107,7 +107,7 @@ def test_series_loads_one_metric_lazily(sweep: Path) -> None:
 def test_corrupt_files_warn_and_the_rest_of_the_table_stays(
     sweep: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    broken = sweep / "output" / "lr=0.1,seed=1"
+    broken = sweep / "output" / "lr=0.1+seed=1"
     (broken / "metrics.json").write_text('{"acc": 0.1,\n "oops"}\n')
     with open(broken / "metrics.jsonl", "a") as handle:
         handle.write("{not json\n")
@@ -116,9 +116,9 @@ def test_corrupt_files_warn_and_the_rest_of_the_table_stays(
     assert f"warning: {broken / 'metrics.json'}: line 2:" in error
     assert f"warning: {broken / 'metrics.jsonl'}: line 4:" in error
     assert len(frame) == 6
-    row = frame.set_index("experiment").loc["lr=0.1,seed=1"]
+    row = frame.set_index("experiment").loc["lr=0.1+seed=1"]
     assert row["loss"] == pytest.approx(0.1 / 3), "the good lines of the series still count"
-    assert frame.set_index("experiment").loc["lr=0.2,seed=1", "acc"] == 0.2
+    assert frame.set_index("experiment").loc["lr=0.2+seed=1", "acc"] == 0.2
 
 
 def test_recollect_reads_only_changed_directories(sweep: Path) -> None:
@@ -126,10 +126,10 @@ def test_recollect_reads_only_changed_directories(sweep: Path) -> None:
     collect.collect(sources)
     unchanged = collect.collect(sources)
     assert (unchanged.read, unchanged.reused) == (0, 6)
-    (sweep / "output/lr=0.2,seed=1/summary.json").write_text('{"best": 99}\n')
+    (sweep / "output/lr=0.2+seed=1/summary.json").write_text('{"best": 99}\n')
     changed = collect.collect(sources)
     assert (changed.read, changed.reused) == (1, 5)
-    row = next(r for r in changed.rows if r["experiment"] == "lr=0.2,seed=1")
+    row = next(r for r in changed.rows if r["experiment"] == "lr=0.2+seed=1")
     assert row["best"] == 99
 
 
@@ -142,7 +142,7 @@ def test_registered_parser_applies_in_load(sweep: Path) -> None:
         frame = exptflow.load(sweep / "output")
     finally:
         collect._REGISTERED.remove(name_length)
-    assert set(frame["name_length"]) == {len("lr=0.1,seed=1")}
+    assert set(frame["name_length"]) == {len("lr=0.1+seed=1")}
 
 
 @pytest.mark.parametrize(
@@ -169,7 +169,7 @@ def test_show_hides_constant_columns_and_sorts(sweep: Path) -> None:
     ).stdout.splitlines()
     header = lines[0].split()
     assert "lr" in header and "test_state" not in header and "directory" not in header
-    assert lines[1].startswith("lr=0.2,seed=2")
+    assert lines[1].startswith("lr=0.2+seed=2")
 
 
 def test_metric_plot_has_a_line_per_hue_and_a_point_per_x(sweep: Path, tmp_path: Path) -> None:
