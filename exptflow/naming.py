@@ -2,9 +2,10 @@
 
 ``lr=0.1+norm=new``: keys in sorted order (the same whatever the YAML order), values as the
 program sees them. ``+`` joins the params, not ``,``: Snakemake's cluster job specs split
-wildcard values at commas, and SLURM reads ``%`` in log paths, so neither may appear. A name that had to be altered to be safe (a ``/``, a space, a value that
-reads as another type) or that is too long gets ``~`` and a short hash of the exact values,
-so two different param sets never share a name and the same set always gets the same one.
+wildcard values at commas, and SLURM reads ``%`` in log paths, so neither may appear.
+A name that had to be altered to be safe (a ``/``, a space, a value that reads as another
+type) or that is too long gets ``~`` and a short hash of the exact values, so two different
+param sets never share a name and the same set always gets the same one.
 """
 
 from __future__ import annotations

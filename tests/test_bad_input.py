@@ -86,7 +86,7 @@ CASES = [
         "template:\n  train: {cmd: run, gpu: 1}\n---\nlr: [1]\n",
         [],
         "params.yaml: template.train.gpu: unknown key `gpu`; did you mean `gpus`? "
-        "valid keys: cmd, gpus, resources, retries",
+        "valid keys: cmd, gpus, pack, resources, retries",
     ),
     (
         "unknown-placeholder",

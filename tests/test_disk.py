@@ -45,7 +45,7 @@ def test_full_disk_fails_that_experiment_only(tmp_path: Path, small_disk: Path) 
         """,
     )
     exptflow(tmp_path, "compile")
-    result = snakemake(tmp_path, check=False)
+    result = snakemake(tmp_path, "--cores", "1", check=False)  # one at a time: the disk is shared
     assert result.returncode != 0
     big, small = tmp_path / "output/size=5000000", tmp_path / "output/size=1000"
     failed = json.loads((big / ".exptflow/stage.train.json").read_text())
