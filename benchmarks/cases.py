@@ -62,6 +62,7 @@ def utilisation(root: Path, quick: bool) -> list[Figure]:
 
     samples = alternate({"mlrunner": mlrunner, "exptflow": exptflow}, 1 if quick else 3)
     ours, theirs = ideal / median(samples["exptflow"]), ideal / median(samples["mlrunner"])
+    fixed = snakemake_fixed_cost(root)
     figures = [
         Figure(
             "utilisation",
@@ -82,8 +83,23 @@ def utilisation(root: Path, quick: bool) -> list[Figure]:
             target=">= mlrunner's",
             passed=ours >= theirs,
         ),
+        Figure(
+            "utilisation",
+            "Snakemake alone: a one-job hand-written workflow, wall",
+            fixed,
+            "s",
+            "python -c pass",
+            run([PYTHON, "-c", "pass"], root),
+        ),
     ]
     return figures + steady_state(root, quick)
+
+
+def snakemake_fixed_cost(root: Path) -> float:
+    """What any Snakemake run costs before and after its jobs (start-up, DAG, shutdown)."""
+    directory = fresh(root / "fixed-cost")
+    write(directory / "Snakefile", 'rule all:\n    shell: "true"\n')
+    return median([run([*SNAKEMAKE, "--cores", "1", "-F"], directory) for _ in range(3)])
 
 
 def steady_state(root: Path, quick: bool) -> list[Figure]:
