@@ -109,3 +109,14 @@ def test_failed_stage_is_recorded_and_others_go_on(tmp_path: Path) -> None:
     assert "a=1  train done" in status and "test done" in status
     assert "a=2  train failed" in status and "test pending" in status
     assert status.splitlines()[-1] == "2 experiments, 4 stages: 2 done, 1 failed, 1 pending"
+
+
+def test_rerun_after_a_failure_runs_the_failed_stage(tmp_path: Path) -> None:
+    write_sweep(tmp_path, "template:\n  t: test ! -e fail-{a}\n---\na: [1, 2]\n")
+    (tmp_path / "fail-2").touch()
+    exptflow(tmp_path, "compile")
+    assert snakemake(tmp_path, check=False).returncode != 0
+    assert (tmp_path / "output/results.tsv").exists(), "the table is written after a failure"
+    (tmp_path / "fail-2").unlink()
+    snakemake(tmp_path)
+    assert exptflow(tmp_path, "status").stdout.splitlines()[-1] == "2 experiments, 2 stages: 2 done"
