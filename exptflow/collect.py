@@ -54,6 +54,10 @@ def register_parser(parser: Parser) -> Parser:
 
 @dataclass(frozen=True)
 class LogRegex:
+    """``metrics:`` of the sweep as the compiled table holds it (spec.LogMetric's fields).
+
+    Read from experiments.json, so the collector never imports the YAML side."""
+
     name: str
     stage: str
     regex: str

@@ -31,30 +31,19 @@ def write_sweep(directory: Path, text: str, name: str = "params.yaml") -> Path:
     return path
 
 
-def exptflow(directory: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "exptflow.cli", *args],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def _run(command: list[str], directory: Path, check: bool) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(command, cwd=directory, capture_output=True, text=True, timeout=300)
     if check and result.returncode != 0:
-        raise AssertionError(f"exptflow {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+def exptflow(directory: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return _run([sys.executable, "-m", "exptflow.cli", *args], directory, check)
 
 
 def snakemake(directory: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed:\n{result.stdout}\n{result.stderr}")
-    return result
+    return _run([sys.executable, "-m", "snakemake", *args], directory, check)
 
 
 def records(directory: Path, output: str = "output") -> list[dict]:

@@ -436,12 +436,6 @@ def test_every_problem_is_reported_at_once(
     assert error.count("params.yaml:") == 4, error
 
 
-def test_huge_sweep_compiles_with_yes(chdir_tmp: Path) -> None:
-    from exptflow.compile import LARGE_SWEEP
-
-    assert LARGE_SWEEP == 1_000_000
-
-
 def test_cli_prints_no_traceback_and_exits_2(tmp_path: Path) -> None:
     write_sweep(tmp_path, "template:\n  train: run {nope}\n---\nlr: [1]\n")
     result = exptflow(tmp_path, "compile", check=False)

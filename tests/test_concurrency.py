@@ -22,7 +22,12 @@ pytestmark = pytest.mark.slow
 
 
 def test_second_snakemake_on_the_same_sweep_refuses(tmp_path: Path) -> None:
-    write_sweep(tmp_path, "template:\n  t: echo {_name} >> started && sleep 2\n---\na: [1, 2]\n")
+    # The stages wait until the test releases them: the second run surely meets the first.
+    write_sweep(
+        tmp_path,
+        "template:\n  t: echo {_name} >> started && until [ -e release ]; do sleep 0.1; done\n"
+        "---\na: [1, 2]\n",
+    )
     exptflow(tmp_path, "compile")
     first = subprocess.Popen(
         [sys.executable, "-m", "snakemake"],
@@ -34,6 +39,7 @@ def test_second_snakemake_on_the_same_sweep_refuses(tmp_path: Path) -> None:
     while not (tmp_path / "started").exists() and time.time() < deadline:
         time.sleep(0.05)
     second = snakemake(tmp_path, check=False)
+    (tmp_path / "release").touch()
     assert first.wait(timeout=120) == 0
     assert second.returncode != 0
     assert "cannot be locked" in second.stdout + second.stderr
