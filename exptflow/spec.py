@@ -81,6 +81,13 @@ def unknown_key(key: object, valid: tuple[str, ...]) -> str:
     return f"unknown key `{key}`; {hint}valid keys: {', '.join(valid)}"
 
 
+def check_keys(data: Mapping, valid: tuple[str, ...], where: str, issues: Issues) -> None:
+    """Report every key of ``data`` that is not one of ``valid``, listing the valid ones."""
+    for key in data:
+        if key not in valid:
+            issues.add(join(where, key), unknown_key(key, valid))
+
+
 def is_scalar(value: object) -> bool:
     return isinstance(value, str | int | float | bool)
 
@@ -122,9 +129,7 @@ class Stage:
         if not isinstance(data, dict):
             issues.add(where, f"{kind(data)}; give a shell command or a mapping with `cmd`")
             return None
-        for key in data:
-            if key not in STAGE_KEYS:
-                issues.add(join(where, key), unknown_key(key, STAGE_KEYS))
+        check_keys(data, STAGE_KEYS, where, issues)
         stage = cls._from_command(name, data.get("cmd"), join(where, "cmd"), issues)
         gpus = _non_negative_int(data.get("gpus"), join(where, "gpus"), issues)
         retries = _non_negative_int(data.get("retries", 0), join(where, "retries"), issues)
@@ -234,9 +239,7 @@ class LogMetric:
         if not isinstance(data, dict):
             issues.add(where, f"{kind(data)}; give a mapping such as `{example}`")
             return None
-        for key in data:
-            if key not in METRIC_KEYS:
-                issues.add(join(where, key), unknown_key(key, METRIC_KEYS))
+        check_keys(data, METRIC_KEYS, where, issues)
         stage, regex, reduce = data.get("stage"), data.get("regex"), data.get("reduce", "last")
         ok = _check_regex(regex, join(where, "regex"), issues)
         if not isinstance(stage, str):
@@ -372,9 +375,7 @@ class Sweep:
         if not isinstance(config, dict):
             issues.add("document 1", f"{kind(config)}; the first document is a mapping")
             issues.raise_if_any()
-        for key in config:
-            if key not in CONFIG_KEYS:
-                issues.add(str(key), unknown_key(key, CONFIG_KEYS))
+        check_keys(config, CONFIG_KEYS, "", issues)
         sweep = cls(
             source=source,
             stages=_stages(config.get("template"), issues),
