@@ -55,6 +55,34 @@ def _directives(stage: Stage, has_slots: bool, remaining: int) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+IN_PROCESS = """    run:
+        run_stage(wildcards.experiment, {stage}, params.command, threads, resources, gpu={gpu})
+"""
+AS_PROCESS = """    shell:
+        "{{JOB}} --stage {name} --directory {{OUTPUT:q}}/{{wildcards.experiment:q}} "
+        "--command {{params.command:q}} --params {{params.resolved:q}}{gpu_flag}"
+"""
+# Only sweeps with packed stages carry the process form of the wrapper.
+PROCESS_FORM = """# Stages packed into one cluster submission (`pack`) run the wrapper as a process:
+# inside a group job Snakemake would start a whole Snakemake for each `run:` member.
+JOB = f"{shlex.quote(sys.executable)} -m exptflow.job"
+GPU = " --slots " + shlex.quote(json.dumps(SLOTS)) if SLOTS else ""
+NO_GPU = " --no-gpu" if SLOTS else ""
+"""
+PROCESS_FUNCTIONS = """def resolved_params(wildcards):
+    return json.dumps(EXPERIMENTS[wildcards.experiment]["params"], sort_keys=True)
+
+
+"""
+
+
+def _action(stage: Stage) -> str:
+    if stage.pack:
+        gpu_flag = "{GPU}" if stage.uses_gpu else "{NO_GPU}"
+        return AS_PROCESS.format(name=stage.name, gpu_flag=gpu_flag)
+    return IN_PROCESS.format(stage=json.dumps(stage.name), gpu=stage.uses_gpu)
+
+
 def _rule(stage: Stage, has_slots: bool, remaining: int) -> str:
     before, after = _done_parts()
     return template("exptflow.workflow", "rule.smk.tmpl").substitute(
@@ -63,8 +91,9 @@ def _rule(stage: Stage, has_slots: bool, remaining: int) -> str:
         stage_literal=json.dumps(stage.name),
         done_before=before,
         done_after=after,
+        process_params="        resolved=resolved_params,\n" if stage.pack else "",
         directives=_directives(stage, has_slots, remaining),
-        gpu_flag="{GPU}" if stage.uses_gpu else "{NO_GPU}",
+        action=_action(stage),
     )
 
 
@@ -75,6 +104,7 @@ def snakefile(plan: Plan, table: str) -> str:
     rules = "".join(
         _rule(stage, bool(sweep.slots), count - index) for index, stage in enumerate(sweep.stages)
     )
+    packed = any(stage.pack for stage in sweep.stages)
     return template("exptflow.workflow", "Snakefile.tmpl").substitute(
         version=__version__,
         sweep=sweep.source,
@@ -83,6 +113,9 @@ def snakefile(plan: Plan, table: str) -> str:
         table=table,
         table_literal=json.dumps(table),
         slots_literal=json.dumps(list(sweep.slots)),
+        process_imports="import shlex\nimport sys\n" if packed else "",
+        process_form=PROCESS_FORM if packed else "",
+        process_functions=PROCESS_FUNCTIONS if packed else "",
         done_before=before,
         done_after=after,
         rules=rules,

@@ -1,12 +1,16 @@
 """The job wrapper: what every generated rule runs, once per stage of each experiment.
 
-``python -m exptflow.job --stage S --directory D --command C --params P [--slots J]``
-
 It takes a free GPU slot, runs the stage's command with its output in
 ``D/log.<stage>.<YYYYmmdd.HHMMSS>``, records the stage's state atomically, and writes the
 stage's ``.done`` file (what Snakemake waits for) only after exit 0.
 
-Stdlib only: it starts thousands of times, so it never imports yaml, pandas, snakemake or git.
+Snakemake runs it in its own process, one thread per job (``run_in_snakemake``, from the
+generated rules' ``run:``): a Python start-up per job would cost more than Snakemake's own
+per-job work. ``python -m exptflow.job --stage S --directory D --command C --params P
+[--slots J] [--no-gpu]`` runs the same as a process: the stages packed into one cluster
+submission use it, since Snakemake starts a whole Snakemake for each ``run:`` member of a group.
+
+Stdlib only: it never imports yaml, pandas, snakemake or git.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import namedtuple
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,7 +29,7 @@ from exptflow.paths import ExperimentPaths, RunPaths, gpu_lock_dir
 from exptflow.records import append_line, canonical, read_json, write_json
 from exptflow.slots import Slot, acquire, under_cluster_scheduler
 
-# typing costs milliseconds at import and every job imports this module: annotations only.
+# typing costs milliseconds at import and the process form imports this module: annotations only.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -32,6 +37,29 @@ if TYPE_CHECKING:
 
 STOP_GRACE_SECONDS = 10.0
 TIME_FORMAT = "%Y%m%d.%H%M%S"
+EX_IOERR = 74
+
+# One stage run of one experiment: params a dict, slots the `resource` list (empty: no slots),
+# environment the variables to set for the stage on top of this process's.
+StageRequest = namedtuple(
+    "StageRequest",
+    ["stage", "directory", "command", "params", "slots", "no_gpu", "environment"],
+    defaults=[{}],
+)
+# What Snakemake's shell() sets for every job: its thread count for the usual math libraries.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "GOTO_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+TMPDIR_VARIABLES = ("TMPDIR", "TMP", "TEMPDIR", "TEMP")
+
+
+class StageFailed(Exception):
+    """A stage exited non-zero, or its files could not be written: Snakemake fails the job."""
 
 
 class _Stop(Exception):
@@ -63,11 +91,14 @@ class Arguments:
         missing = OPTIONS - {"--slots"} - set(values)
         if missing:
             _usage(f"missing {', '.join(sorted(missing))}")
-        self.stage = values["--stage"]
-        self.directory = values["--directory"]
-        self.command = values["--command"]
-        self.params = values["--params"]
-        self.slots = values.get("--slots")
+        self.request = StageRequest(
+            stage=values["--stage"],
+            directory=values["--directory"],
+            command=values["--command"],
+            params=json.loads(values["--params"]),
+            slots=json.loads(values.get("--slots") or "[]"),
+            no_gpu=self.no_gpu,
+        )
 
 
 def _usage(problem: str) -> str:
@@ -118,7 +149,7 @@ def _forward_signals(process: subprocess.Popen[bytes]) -> None:
 def _wait(process: subprocess.Popen[bytes]) -> tuple[int, str | None]:
     """The exit code, and the signal that stopped the job, if one did."""
     try:
-        return process.wait(), None
+        code = process.wait()
     except _Stop as stop:
         try:
             process.wait(timeout=STOP_GRACE_SECONDS)
@@ -126,13 +157,27 @@ def _wait(process: subprocess.Popen[bytes]) -> tuple[int, str | None]:
             process.kill()
             process.wait()
         return 128 + stop.signum, signal.Signals(stop.signum).name
+    if code < 0:  # the stage itself was killed by a signal (Ctrl-C reaches the whole group)
+        return 128 - code, signal.Signals(-code).name
+    return code, None
 
 
-def _environment(paths: ExperimentPaths, stage: str, devices: str | None, stamp: str) -> dict:
+def job_environment(threads: int, tmpdir: str | None) -> dict[str, str]:
+    """The variables Snakemake's shell() would set for the job: the stage gets the same."""
+    environment = dict.fromkeys(THREAD_VARIABLES, str(threads))
+    if tmpdir:
+        environment.update(dict.fromkeys(TMPDIR_VARIABLES, tmpdir))
+    return environment
+
+
+def _environment(
+    request: StageRequest, paths: ExperimentPaths, devices: str | None, stamp: str
+) -> dict:
     environ = dict(os.environ)
+    environ.update(request.environment)
     environ.update(
         EXPTFLOW_DIR=str(paths.directory),
-        EXPTFLOW_STAGE=stage,
+        EXPTFLOW_STAGE=request.stage,
         EXPTFLOW_TIME=stamp,
     )
     if devices is not None:
@@ -140,97 +185,159 @@ def _environment(paths: ExperimentPaths, stage: str, devices: str | None, stamp:
     return environ
 
 
+_provenance: dict[str, dict[str, Any]] = {}  # per run directory: read once per process
+
+
 def _run_provenance() -> dict[str, Any]:
     run_dir = os.environ.get("EXPTFLOW_RUN_DIR")
     if not run_dir:
         return {}
-    git = read_json(RunPaths(run_dir).git) or {}
-    keep = ("commit", "branch", "dirty")
-    return {"run": run_dir, "git": {key: git.get(key) for key in keep} if git else None}
+    if run_dir not in _provenance:
+        git = read_json(RunPaths(run_dir).git) or {}
+        keep = ("commit", "branch", "dirty")
+        summary = {key: git.get(key) for key in keep} if git else None
+        _provenance[run_dir] = {"run": run_dir, "git": summary}
+    return _provenance[run_dir]
 
 
-def _devices(args: Arguments) -> tuple[str | None, Slot | None]:  # type: ignore[valid-type]
+def _devices(request: StageRequest) -> tuple[str | None, Slot | None]:  # type: ignore[valid-type]
     if under_cluster_scheduler(os.environ):  # keep the GPUs it gave (or none), never slots
         return os.environ.get("CUDA_VISIBLE_DEVICES"), None
-    if args.no_gpu:
+    if request.no_gpu:
         return "", None
-    if not args.slots:
+    if not request.slots:
         return None, None
-    slot = acquire(json.loads(args.slots), gpu_lock_dir())
+    slot = acquire(request.slots, gpu_lock_dir())
     return slot.devices, slot
 
 
-def run_stage(args: Arguments) -> int:
-    paths = ExperimentPaths(args.directory)
-    paths.meta.mkdir(parents=True, exist_ok=True)
-    conflict = claim_directory(paths, json.loads(args.params))
-    if conflict:
-        print(conflict, file=sys.stderr)
-        return 2
-    devices, slot = _devices(args)
+def _start(request: StageRequest, paths: ExperimentPaths, slot: Slot | None, devices: str | None):  # type: ignore[valid-type]
     started = time.time()
-    log, log_descriptor = _open_log(paths, args.stage, started)
+    log, log_descriptor = _open_log(paths, request.stage, started)
     stamp = time.strftime(TIME_FORMAT, time.localtime(started))
+    try:
+        process = subprocess.Popen(
+            ["bash", "-o", "pipefail", "-c", request.command],
+            stdin=subprocess.DEVNULL,
+            stdout=log_descriptor,
+            stderr=subprocess.STDOUT,
+            env=_environment(request, paths, devices, stamp),
+            pass_fds=(slot.descriptor,) if slot else (),  # the stage holds the slot too
+        )
+    finally:
+        os.close(log_descriptor)
     record: dict[str, Any] = {
-        "stage": args.stage,
+        "stage": request.stage,
         "state": "running",
-        "command": args.command,
+        "command": request.command,
         "log": log.name,
         "start": started,
         "host": os.uname().nodename,
-        "pid": os.getpid(),
+        "pid": process.pid,  # the stage's own process: `exptflow status` checks it is alive
         "cuda_visible_devices": devices,
         "slot_lock": str(slot.lock) if slot else None,
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "run_id": os.environ.get("EXPTFLOW_RUN_ID"),
         **_run_provenance(),
     }
-    write_json(paths.record(args.stage), record)
-    keep_open = (slot.descriptor,) if slot else ()
-    process = subprocess.Popen(
-        ["bash", "-o", "pipefail", "-c", args.command],
-        stdin=subprocess.DEVNULL,
-        stdout=log_descriptor,
-        stderr=subprocess.STDOUT,
-        env=_environment(paths, args.stage, devices, stamp),
-        pass_fds=keep_open,  # the child holds the slot too, even if the wrapper dies
-    )
-    os.close(log_descriptor)
-    _forward_signals(process)
-    code, stopped_by = _wait(process)
+    try:
+        write_json(paths.record(request.stage), record)
+    except OSError:  # no stage may run unrecorded
+        process.kill()
+        process.wait()
+        raise
+    return process, record, log
+
+
+def _finish(paths: ExperimentPaths, record: dict[str, Any], code: int, signal_name: str | None):
     ended = time.time()
     record.update(
         state="done" if code == 0 else "failed",
         exit_code=code,
         end=ended,
-        duration=round(ended - started, 3),
-        signal=stopped_by,
+        duration=round(ended - record["start"], 3),
+        signal=signal_name,
     )
-    write_json(paths.record(args.stage), record)
+    write_json(paths.record(record["stage"]), record)
     append_line(paths.history, record)
     if code == 0:
-        paths.done(args.stage).touch()
-    else:
-        reason = f"was stopped by {stopped_by}" if stopped_by else f"exited with code {code}"
-        print(
-            f"exptflow: stage {args.stage} of {paths.directory} {reason}; log: {log}",
-            file=sys.stderr,
-        )
-    return code
+        paths.done(record["stage"]).touch()
+
+
+def run_stage(request: StageRequest, forward_signals: bool = False) -> tuple[int, str]:
+    """Run one stage: its exit code, and what to tell the user when it is not 0.
+
+    ``forward_signals`` (main thread of the process form only) passes SIGINT/SIGTERM/SIGHUP
+    on to the stage; in Snakemake's threads the stage, in Snakemake's process group, gets
+    them from the terminal or from ``exptflow run`` directly.
+    """
+    paths = ExperimentPaths(request.directory)
+    paths.meta.mkdir(parents=True, exist_ok=True)
+    conflict = claim_directory(paths, request.params)
+    if conflict:
+        return 2, conflict
+    devices, slot = _devices(request)
+    try:
+        process, record, log = _start(request, paths, slot, devices)
+        if forward_signals:
+            _forward_signals(process)
+        code, signal_name = _wait(process)
+        _finish(paths, record, code, signal_name)
+    finally:
+        if slot:
+            os.close(slot.descriptor)
+    if code == 0:
+        return 0, ""
+    reason = f"was stopped by {signal_name}" if signal_name else f"exited with code {code}"
+    return code, f"exptflow: stage {request.stage} of {paths.directory} {reason}; log: {log}"
+
+
+def _io_failure(request: StageRequest, error: OSError) -> str:
+    """A full disk or a read-only directory: say so; only this job fails."""
+    where = error.filename or request.directory
+    return (
+        f"exptflow: stage {request.stage} of {request.directory} failed: "
+        f"cannot write {where}: {error.strerror}"
+    )
+
+
+def run_in_snakemake(
+    stage: str,
+    directory: str,
+    command: str,
+    params: dict[str, Any],
+    slots: Sequence[str],
+    gpu: bool,
+    job_variables: dict[str, str],
+) -> None:
+    """Run a stage in a thread of Snakemake (a rule's ``run:``); raise StageFailed if it fails."""
+    request = StageRequest(
+        stage=stage,
+        directory=directory,
+        command=command,
+        params=params,
+        slots=list(slots) if gpu else [],
+        no_gpu=bool(slots) and not gpu,
+        environment=job_variables,
+    )
+    try:
+        code, message = run_stage(request)
+    except OSError as error:
+        raise StageFailed(_io_failure(request, error)) from None
+    if code:
+        raise StageFailed(message)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = Arguments(sys.argv[1:] if argv is None else argv)
+    request = Arguments(sys.argv[1:] if argv is None else argv).request
     try:
-        return run_stage(arguments)
-    except OSError as error:  # a full disk or a read-only directory: say so, fail this job only
-        where = error.filename or arguments.directory
-        print(
-            f"exptflow: stage {arguments.stage} of {arguments.directory} failed: "
-            f"cannot write {where}: {error.strerror}",
-            file=sys.stderr,
-        )
-        return 74  # EX_IOERR
+        code, message = run_stage(request, forward_signals=True)
+    except OSError as error:
+        print(_io_failure(request, error), file=sys.stderr)
+        return EX_IOERR
+    if code:
+        print(message, file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

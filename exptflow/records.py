@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from _thread import get_ident
 from pathlib import Path
 
 # typing costs milliseconds at import and every job imports this module: annotations only.
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # One writer per process and file: the pid makes the temporary name unique.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Stages run as threads of Snakemake: process and thread make the temporary name unique.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{get_ident()}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

@@ -51,7 +51,7 @@ def test_two_sweeps_sharing_gpus_never_share_a_slot(tmp_path: Path) -> None:
     for directory in sweeps:
         directory.mkdir()
         write_sweep(
-            directory, f"template:\n  t: sleep 0.05\nresource: [0, 1]\n---\na: {list(range(100))}\n"
+            directory, f"template:\n  t: sleep 0.2\nresource: [0, 1]\n---\na: {list(range(100))}\n"
         )
         exptflow(directory, "compile")
     runs = [
