@@ -7,6 +7,7 @@ unchanged sweep recompiles to byte-identical files and Snakemake has nothing to 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +94,20 @@ def write_profile(path: Path, text: str) -> Written:
     if current is not None and not generate.is_unedited(current):
         return Written(path, changed=False, kept_edit=True)
     return Written(path, write_if_changed(path, text))
+
+
+THREADS_SETTING = re.compile(r"^force-use-threads:\s*(true|True|yes)\s*(#.*)?$", re.MULTILINE)
+
+
+def stale_default_profile(written: Written) -> str | None:
+    """A hint when an edited default profile lacks what the generated rules rely on."""
+    text = written.path.read_text(encoding="utf-8")
+    if THREADS_SETTING.search(text):
+        return None
+    return (
+        f"{written.path}: add `force-use-threads: true` (your edited profile lacks it): "
+        "without it Snakemake starts a whole Snakemake for every stage"
+    )
 
 
 def write(plan_: Plan, workdir: str = ".") -> list[Written]:

@@ -2,9 +2,9 @@
 
 After ``kill -9`` or a power cut Snakemake alone needs ``--unlock`` then
 ``--rerun-incomplete``; this does both, but unlocks only when no live Snakemake works in
-this directory. Ctrl-C cancels cleanly: Snakemake runs in its own process group and gets
-SIGTERM, which stops every job (the wrapper stops the stage's processes) and removes
-partial outputs.
+this directory. Ctrl-C cancels cleanly: Snakemake runs in its own process group, which
+gets SIGTERM: the stages stop and are recorded as failed, Snakemake removes partial outputs.
+A second Ctrl-C kills the group.
 """
 
 from __future__ import annotations
@@ -114,10 +114,16 @@ def run_snakemake(arguments: Sequence[str], workdir: Path) -> int:
     """Run Snakemake in its own process group; Ctrl-C or SIGTERM here cancels it cleanly."""
     process = subprocess.Popen(snakemake_command(arguments), cwd=workdir, start_new_session=True)
 
+    cancelled: list[int] = []
+
     def cancel(signum: int, _frame: object) -> None:
-        print(f"exptflow: {signal.Signals(signum).name}: cancelling the run", file=sys.stderr)
+        # A second signal kills: a stage that ignores SIGTERM must not hold the run forever.
+        stop = signal.SIGKILL if cancelled else signal.SIGTERM
+        verb = "killing" if cancelled else "cancelling"
+        print(f"exptflow: {signal.Signals(signum).name}: {verb} the run", file=sys.stderr)
+        cancelled.append(signum)
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
+            os.killpg(process.pid, stop)
 
     previous = {s: signal.signal(s, cancel) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:

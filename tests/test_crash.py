@@ -101,3 +101,33 @@ def test_sigterm_to_exptflow_run_stops_every_stage_process(tmp_path: Path) -> No
     wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in stage_pids), timeout=20)
     assert {r["state"] for r in records(tmp_path)} == {"failed"}
     assert {r["signal"] for r in records(tmp_path)} == {"SIGTERM"}
+
+
+def test_second_ctrl_c_kills_a_stage_that_ignores_sigterm(tmp_path: Path) -> None:
+    write_sweep(
+        tmp_path,
+        """
+        template:
+          train: trap '' TERM; echo $$ > {_output}/pid; sleep 60
+        ---
+        a: 1
+        """,
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "exptflow.cli", "run"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pid_file = tmp_path / "output" / "a=1" / "pid"
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip())
+    stage = int(pid_file.read_text())
+    run.send_signal(signal.SIGINT)
+    time.sleep(2)
+    assert run.poll() is None and Path(f"/proc/{stage}").exists()  # it ignored SIGTERM
+    run.send_signal(signal.SIGINT)
+    assert run.wait(timeout=30) != 0
+    wait_for(lambda: not Path(f"/proc/{stage}").exists(), timeout=10)
+    messages = run.stderr.read()
+    assert "SIGINT: cancelling the run" in messages and "SIGINT: killing the run" in messages

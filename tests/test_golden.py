@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write_sweep
+from conftest import exptflow, records, snakemake, write_sweep
 from exptflow.compile import CompileOptions, compile_sweep
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -74,3 +74,19 @@ def test_recompile_is_byte_identical_and_keeps_edited_profile(compiled: Path) ->
     for name in files[:2]:
         assert (compiled / name).read_bytes() == before[name]
     assert profile.read_text().endswith("jobs: 3\n")
+
+
+def test_edited_profile_without_threads_is_warned_about_and_still_runs(tmp_path: Path) -> None:
+    write_sweep(tmp_path, "template:\n  t: echo ran-{a} > {_output}/out\n---\na: 1\n")
+    exptflow(tmp_path, "compile")
+    profile = tmp_path / "profiles/default/config.v8+.yaml"
+    profile.write_text(profile.read_text().replace("force-use-threads: true\n", ""))
+    result = exptflow(tmp_path, "compile")
+    assert result.stderr == (
+        f"exptflow: warning: {Path('profiles/default/config.v8+.yaml')}: add "
+        "`force-use-threads: true` (your edited profile lacks it): without it Snakemake starts "
+        "a whole Snakemake for every stage\n"
+    )
+    snakemake(tmp_path)  # each stage in a Snakemake subprocess: slower, same result
+    assert (tmp_path / "output/a=1/out").read_text() == "ran-1\n"
+    assert {r["state"] for r in records(tmp_path)} == {"done"}
