@@ -105,14 +105,30 @@ def utilisation(root: Path, quick: bool) -> list[Figure]:
         ),
         Figure(
             "utilisation",
-            "Snakemake alone: a one-job hand-written workflow, wall",
+            "fixed cost: a one-stage sweep (true), wall",
+            exptflow_fixed_cost(root),
+            "s",
+            "one-job hand-written Snakefile",
             snakemake_fixed_cost(root),
+        ),
+        Figure(
+            "utilisation",
+            "of which importing Snakemake (python -c 'import snakemake.cli')",
+            run([PYTHON, "-c", "import snakemake.cli"], root),
             "s",
             "python -c pass",
             run([PYTHON, "-c", "pass"], root),
         ),
     ]
     return figures + steady_state(root, quick)
+
+
+def exptflow_fixed_cost(root: Path) -> float:
+    """The same for a compiled sweep of one trivial stage: what exptflow adds or saves."""
+    directory = fresh(root / "fixed-cost-exptflow")
+    write(directory / "params.yaml", "template:\n  t: 'true'\n---\na: 1\n")
+    run([*EXPTFLOW, "compile"], directory)
+    return median([run([*SNAKEMAKE, "--cores", "1", "-F"], directory) for _ in range(3)])
 
 
 def snakemake_fixed_cost(root: Path) -> float:

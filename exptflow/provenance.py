@@ -54,7 +54,11 @@ def environment() -> dict[str, Any]:
 
 
 def capture(run_dir: str | Path, sweep: str | Path, workdir: str | Path = ".") -> RunPaths:
-    """Write the provenance of this run into ``run_dir``."""
+    """Write the sweep copy and the git state of this run into ``run_dir``.
+
+    Before any stage starts: every stage record carries the commit. The package list
+    (``capture_environment``) can follow while the first stages run.
+    """
     paths = RunPaths(run_dir)
     paths.directory.mkdir(parents=True, exist_ok=True)
     sweep = Path(sweep)
@@ -62,5 +66,9 @@ def capture(run_dir: str | Path, sweep: str | Path, workdir: str | Path = ".") -
         shutil.copyfile(sweep, paths.sweep_copy(str(sweep)))
     state = git_state(Path(workdir), paths)
     write_json(paths.git, state if state is not None else {"repository": None})
-    write_json(paths.environment, {"captured": time.time(), **environment()})
     return paths
+
+
+def capture_environment(paths: RunPaths) -> None:
+    """Python, platform and every installed package (0.2 s: reads each package's metadata)."""
+    write_json(paths.environment, {"captured": time.time(), **environment()})
