@@ -6,23 +6,35 @@ from __future__ import annotations
 import importlib
 import threading
 
+from exptflow.job import provenance_ready
+
 # The scheduler's timer function (snakemake/scheduling/job_scheduler.py, spelled so).
 REEVALUATION = "JobScheduler._schedule_reevalutation"
 
 
 def before_run(run_dir: str, sweep: str) -> None:
-    """``onstart``: provenance; then, while the first stages run, what can wait.
+    """``onstart``: provenance and pandas, beside the first stages instead of before them.
 
-    Snakemake imports pandas when the first job finishes (to hash params, whenever pandas is
-    installed, and exptflow needs it): 0.35 s during which no job starts. Imported in the
-    background here, it is ready by then. Neither thread is a daemon: an interpreter
-    exiting mid-import is no place to be.
+    Capturing provenance imports gitpython and asks git for the state of the repository
+    (0.1 s here; seconds in a large repository); stages start meanwhile, and each waits for
+    git.json only when it finishes, to record the commit. Snakemake imports pandas when the
+    first job finishes (to hash params, whenever pandas is installed, and exptflow needs it):
+    0.35 s during which no job starts, unless it is imported already. Neither thread is a
+    daemon: an interpreter exiting mid-import is no place to be.
     """
+    provenance_ready.clear()
+    threading.Thread(target=_capture, args=(run_dir, sweep), name="exptflow-provenance").start()
+    threading.Thread(target=importlib.import_module, args=("pandas",), name="exptflow-warm").start()
+
+
+def _capture(run_dir: str, sweep: str) -> None:
     from exptflow.provenance import capture, capture_environment
 
-    paths = capture(run_dir, sweep)
-    threading.Thread(target=capture_environment, args=(paths,), name="exptflow-env").start()
-    threading.Thread(target=importlib.import_module, args=("pandas",), name="exptflow-warm").start()
+    try:
+        paths = capture(run_dir, sweep)
+    finally:  # a stage never waits for a capture that failed
+        provenance_ready.set()
+    capture_environment(paths)
 
 
 def collect_results() -> None:

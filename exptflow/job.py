@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import namedtuple
 from collections.abc import Sequence
@@ -187,11 +188,18 @@ def _environment(
 
 _provenance: dict[str, dict[str, Any]] = {}  # per run directory: read once per process
 
+# Cleared while this process captures the run's provenance (``hooks.before_run`` does it
+# beside the first stages): a finishing stage waits for git.json to record the commit.
+provenance_ready = threading.Event()
+provenance_ready.set()
+PROVENANCE_WAIT_SECONDS = 300.0
+
 
 def _run_provenance() -> dict[str, Any]:
     run_dir = os.environ.get("EXPTFLOW_RUN_DIR")
     if not run_dir:
         return {}
+    provenance_ready.wait(PROVENANCE_WAIT_SECONDS)
     if run_dir not in _provenance:
         git = read_json(RunPaths(run_dir).git) or {}
         keep = ("commit", "branch", "dirty")
@@ -238,7 +246,6 @@ def _start(request: StageRequest, paths: ExperimentPaths, slot: Slot | None, dev
         "slot_lock": str(slot.lock) if slot else None,
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "run_id": os.environ.get("EXPTFLOW_RUN_ID"),
-        **_run_provenance(),
     }
     try:
         write_json(paths.record(request.stage), record)
@@ -257,6 +264,7 @@ def _finish(paths: ExperimentPaths, record: dict[str, Any], code: int, signal_na
         end=ended,
         duration=round(ended - record["start"], 3),
         signal=signal_name,
+        **_run_provenance(),
     )
     write_json(paths.record(record["stage"]), record)
     append_line(paths.history, record)

@@ -56,8 +56,8 @@ def environment() -> dict[str, Any]:
 def capture(run_dir: str | Path, sweep: str | Path, workdir: str | Path = ".") -> RunPaths:
     """Write the sweep copy and the git state of this run into ``run_dir``.
 
-    Before any stage starts: every stage record carries the commit. The package list
-    (``capture_environment``) can follow while the first stages run.
+    Stage records copy the commit from here; the package list (``capture_environment``)
+    comes after, nobody waits for it.
     """
     paths = RunPaths(run_dir)
     paths.directory.mkdir(parents=True, exist_ok=True)
