@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import git
@@ -108,3 +109,19 @@ def test_wrapper_refuses_a_directory_holding_other_params(tmp_path: Path) -> Non
     assert result.returncode == 2 and "holds other params" in result.stderr
     assert not (tmp_path / "ran").exists()
     assert (experiment / "params.json").read_text() == '{"lr": 0.2}'
+
+
+def test_stage_gets_the_variables_snakemake_gives_a_shell_job(tmp_path: Path) -> None:
+    write_sweep(
+        tmp_path,
+        """
+        template:
+          t: echo "$OMP_NUM_THREADS $MKL_NUM_THREADS $TMPDIR $EXPTFLOW_STAGE" > {_output}/env
+        ---
+        a: 1
+        """,
+    )
+    exptflow(tmp_path, "compile")
+    snakemake(tmp_path)
+    variables = (tmp_path / "output/a=1/env").read_text().split()
+    assert variables == ["1", "1", tempfile.gettempdir(), "t"]
