@@ -223,7 +223,21 @@ def _start(request: StageRequest, paths: ExperimentPaths, slot: Slot | None, dev
     started = time.time()
     log, log_descriptor = _open_log(paths, request.stage, started)
     stamp = time.strftime(TIME_FORMAT, time.localtime(started))
+    record: dict[str, Any] = {
+        "stage": request.stage,
+        "state": "running",
+        "command": request.command,
+        "log": log.name,
+        "start": started,
+        "host": os.uname().nodename,
+        "pid": os.getpid(),  # what records the end: if it is gone, `exptflow status` says killed
+        "cuda_visible_devices": devices,
+        "slot_lock": str(slot.lock) if slot else None,
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        "run_id": os.environ.get("EXPTFLOW_RUN_ID"),
+    }
     try:
+        write_json(paths.record(request.stage), record)  # before the stage: none runs unrecorded
         process = subprocess.Popen(
             ["bash", "-o", "pipefail", "-c", request.command],
             stdin=subprocess.DEVNULL,
@@ -234,25 +248,6 @@ def _start(request: StageRequest, paths: ExperimentPaths, slot: Slot | None, dev
         )
     finally:
         os.close(log_descriptor)
-    record: dict[str, Any] = {
-        "stage": request.stage,
-        "state": "running",
-        "command": request.command,
-        "log": log.name,
-        "start": started,
-        "host": os.uname().nodename,
-        "pid": process.pid,  # the stage's own process: `exptflow status` checks it is alive
-        "cuda_visible_devices": devices,
-        "slot_lock": str(slot.lock) if slot else None,
-        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-        "run_id": os.environ.get("EXPTFLOW_RUN_ID"),
-    }
-    try:
-        write_json(paths.record(request.stage), record)
-    except OSError:  # no stage may run unrecorded
-        process.kill()
-        process.wait()
-        raise
     return process, record, log
 
 
