@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,7 @@ class Written:
     path: Path
     changed: bool
     kept_edit: bool = False
+    warning: str | None = None  # about a kept edit that the generated files no longer fit
 
 
 def _check_size(sweep: spec.Sweep, options: CompileOptions) -> None:
@@ -85,29 +87,31 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def write_profile(path: Path, text: str) -> Written:
+THREADS_SETTING = re.compile(r"^force-use-threads:\s*(true|True|yes)\s*(#.*)?$", re.MULTILINE)
+
+
+def _lacks_threads(path: Path, text: str) -> str | None:
+    """The generated rules' ``run:`` needs force-use-threads from the default profile."""
+    if THREADS_SETTING.search(text):
+        return None
+    return (
+        f"{path}: add `force-use-threads: true` (your edited profile lacks it): "
+        "without it Snakemake starts a whole Snakemake for every stage"
+    )
+
+
+def write_profile(
+    path: Path, text: str, check_edit: Callable[[Path, str], str | None] | None = None
+) -> Written:
     """Write a generated profile unless the user edited the one already there."""
     try:
         current = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         current = None
     if current is not None and not generate.is_unedited(current):
-        return Written(path, changed=False, kept_edit=True)
+        warning = check_edit(path, current) if check_edit else None
+        return Written(path, changed=False, kept_edit=True, warning=warning)
     return Written(path, write_if_changed(path, text))
-
-
-THREADS_SETTING = re.compile(r"^force-use-threads:\s*(true|True|yes)\s*(#.*)?$", re.MULTILINE)
-
-
-def stale_default_profile(written: Written) -> str | None:
-    """A hint when an edited default profile lacks what the generated rules rely on."""
-    text = written.path.read_text(encoding="utf-8")
-    if THREADS_SETTING.search(text):
-        return None
-    return (
-        f"{written.path}: add `force-use-threads: true` (your edited profile lacks it): "
-        "without it Snakemake starts a whole Snakemake for every stage"
-    )
 
 
 def write(plan_: Plan, workdir: str = ".") -> list[Written]:
@@ -119,7 +123,7 @@ def write(plan_: Plan, workdir: str = ".") -> list[Written]:
             paths.snakefile,
             write_if_changed(paths.snakefile, generate.snakefile(plan_, table_name)),
         ),
-        write_profile(paths.profile("default"), generate.default_profile(plan_)),
+        write_profile(paths.profile("default"), generate.default_profile(plan_), _lacks_threads),
         write_profile(paths.profile("slurm"), generate.cluster_profile(plan_, "slurm")),
         write_profile(paths.profile("kubernetes"), generate.cluster_profile(plan_, "kubernetes")),
     ]

@@ -121,8 +121,7 @@ def claim_directory(paths: ExperimentPaths, params: dict[str, Any]) -> str | Non
     return None
 
 
-def _open_log(paths: ExperimentPaths, stage: str, started: float) -> tuple[Path, int]:
-    stamp = time.strftime(TIME_FORMAT, time.localtime(started))
+def _open_log(paths: ExperimentPaths, stage: str, stamp: str) -> tuple[Path, int]:
     path = paths.log(stage, stamp)
     for suffix in range(1000):
         candidate = path if suffix == 0 else path.with_name(f"{path.name}.{suffix}")
@@ -163,7 +162,7 @@ def _wait(process: subprocess.Popen[bytes]) -> tuple[int, str | None]:
     return code, None
 
 
-def job_environment(threads: int, tmpdir: str | None) -> dict[str, str]:
+def _shell_job_variables(threads: int, tmpdir: str | None) -> dict[str, str]:
     """The variables Snakemake's shell() would set for the job: the stage gets the same."""
     environment = dict.fromkeys(THREAD_VARIABLES, str(threads))
     if tmpdir:
@@ -221,8 +220,8 @@ def _devices(request: StageRequest) -> tuple[str | None, Slot | None]:  # type: 
 
 def _start(request: StageRequest, paths: ExperimentPaths, slot: Slot | None, devices: str | None):  # type: ignore[valid-type]
     started = time.time()
-    log, log_descriptor = _open_log(paths, request.stage, started)
     stamp = time.strftime(TIME_FORMAT, time.localtime(started))
+    log, log_descriptor = _open_log(paths, request.stage, stamp)
     record: dict[str, Any] = {
         "stage": request.stage,
         "state": "running",
@@ -311,9 +310,13 @@ def run_in_snakemake(
     params: dict[str, Any],
     slots: Sequence[str],
     gpu: bool,
-    job_variables: dict[str, str],
+    threads: int,
+    tmpdir: str | None,
 ) -> None:
-    """Run a stage in a thread of Snakemake (a rule's ``run:``); raise StageFailed if it fails."""
+    """Run a stage in a thread of Snakemake (a rule's ``run:``); raise StageFailed if it fails.
+
+    The stage gets what Snakemake's shell() would give it: OMP_NUM_THREADS & co., TMPDIR.
+    """
     request = StageRequest(
         stage=stage,
         directory=directory,
@@ -321,7 +324,7 @@ def run_in_snakemake(
         params=params,
         slots=list(slots) if gpu else [],
         no_gpu=bool(slots) and not gpu,
-        environment=job_variables,
+        environment=_shell_job_variables(threads, tmpdir),
     )
     try:
         code, message = run_stage(request)

@@ -22,7 +22,7 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     if extra:
         raise UserInputError(f"exptflow compile: unknown arguments: {' '.join(extra)}")
     from exptflow.bulk import paused_gc
-    from exptflow.compile import compile_sweep, dry_run_lines, plan, stale_default_profile, summary
+    from exptflow.compile import compile_sweep, dry_run_lines, plan, summary
 
     options = compile_options(arguments, arguments.sweep)
     if arguments.dry_run:
@@ -37,9 +37,8 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     for item in written:
         if item.kept_edit:
             print(f"kept {item.path} (edited by you; delete it to regenerate)")
-            hint = stale_default_profile(item) if item.path.parent.name == "default" else None
-            if hint:
-                print(f"exptflow: warning: {hint}", file=sys.stderr)
+            if item.warning:
+                print(f"exptflow: warning: {item.warning}", file=sys.stderr)
         elif item.changed:
             print(f"wrote {item.path}")
     print("run it with: snakemake   (or: exptflow run)")
