@@ -261,9 +261,9 @@ def _finish(paths: ExperimentPaths, record: dict[str, Any], code: int, signal_na
         **_run_provenance(),
     )
     write_json(paths.record(record["stage"]), record)
-    append_line(paths.history, record)
-    if code == 0:
+    if code == 0:  # right after the record: `exptflow run` repairs a kill between the two
         paths.done(record["stage"]).touch()
+    append_line(paths.history, record)
 
 
 def run_stage(request: StageRequest, forward_signals: bool = False) -> tuple[int, str]:

@@ -71,23 +71,36 @@ def _incomplete_markers(workdir: Path) -> dict[Path, str]:
     return markers
 
 
-def forget_finished_jobs(workdir: Path) -> int:
-    """Drop the incomplete markers of stages that finished before Snakemake was killed.
+def _finished_in_job(done: Path, marker: Path) -> bool:
+    """Whether the stage's record says it ended with exit 0 in the job that left ``marker``.
 
-    The wrapper writes a stage's ``.done`` file only after the command exited 0 and its
-    record said so; a kill between that and Snakemake's own bookkeeping would otherwise make
-    ``--rerun-incomplete`` run a finished stage again.
+    Snakemake writes the marker as the job starts, before the wrapper's first record: an
+    older start is a previous run's record (say, of a stage rerun for an edited command).
     """
-    forgotten = 0
+    record = read_json(ExperimentPaths(done.parent.parent).record(done.stem)) or {}
+    with contextlib.suppress(OSError):
+        return record.get("state") == "done" and record["start"] >= marker.stat().st_mtime
+    return False
+
+
+def forget_finished_jobs(workdir: Path) -> int:
+    """Keep the stages that finished before Snakemake was killed; how many were kept.
+
+    The wrapper records a stage as done only after its command exited 0, then writes its
+    ``.done`` file; a kill after the record but before Snakemake's own bookkeeping (or before
+    the ``.done`` file) would otherwise make ``--rerun-incomplete`` run a finished stage again.
+    """
+    kept = 0
     for marker, output in _incomplete_markers(workdir).items():
         done = workdir / output
-        if done.parent.name != META or done.suffix != ".done" or not done.exists():
+        if done.parent.name != META or done.suffix != ".done":
             continue
-        record = read_json(ExperimentPaths(done.parent.parent).record(done.stem)) or {}
-        if record.get("state") == "done":
+        if _finished_in_job(done, marker):
+            if not done.exists():
+                done.touch()
             marker.unlink(missing_ok=True)
-            forgotten += 1
-    return forgotten
+            kept += 1
+    return kept
 
 
 def snakemake_command(arguments: Sequence[str]) -> list[str]:

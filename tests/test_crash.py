@@ -77,6 +77,63 @@ def test_kill_9_then_resume_reruns_only_unfinished_stages(tmp_path: Path) -> Non
     assert leftovers == []
 
 
+# train waits for a file `go`, so that a test can kill the run while train runs.
+ONE_EXPERIMENT = """
+template:
+  train: echo train >> started && until [ -e go ]; do sleep 0.05; done
+  test: echo test >> started
+---
+a: 1
+"""
+
+
+def kill_during_train(directory: Path) -> Path:
+    """Start the sweep, kill -9 everything while train runs; the train record's path."""
+    record = directory / "output/a=1/.exptflow/stage.train.json"
+    (directory / "go").unlink(missing_ok=True)
+    run = start_run(directory)
+    wait_for(lambda: record.exists() and json.loads(record.read_text())["state"] == "running")
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    (directory / "go").touch()
+    return record
+
+
+def test_a_kill_after_the_done_record_keeps_the_stage(tmp_path: Path) -> None:
+    # The wrapper records "done", then writes the .done file, then Snakemake unmarks the job:
+    # a kill in between leaves this state (made here by finishing the record by hand).
+    write_sweep(tmp_path, ONE_EXPERIMENT)
+    exptflow(tmp_path, "compile")
+    record_path = kill_during_train(tmp_path)
+    record = json.loads(record_path.read_text())
+    record.update(state="done", exit_code=0, end=time.time())
+    record_path.write_text(json.dumps(record))
+
+    resumed = exptflow(tmp_path, "run")
+
+    assert "kept 1 stage(s) that had finished before the crash" in resumed.stdout
+    assert executions(tmp_path / "started") == ["train", "test"]
+    assert {r["stage"]: r["state"] for r in records(tmp_path)} == {"train": "done", "test": "done"}
+
+
+def test_a_done_record_of_an_earlier_run_does_not_keep_a_killed_rerun(tmp_path: Path) -> None:
+    # Killed after Snakemake marked the rerun started, before the wrapper's first record:
+    # the record left is the previous run's, which must not count for this one.
+    write_sweep(tmp_path, ONE_EXPERIMENT)
+    (tmp_path / "go").touch()
+    exptflow(tmp_path, "run")
+    earlier = (tmp_path / "output/a=1/.exptflow/stage.train.json").read_text()
+    write_sweep(tmp_path, ONE_EXPERIMENT.replace("sleep 0.05", "sleep 0.04"))
+    exptflow(tmp_path, "compile")
+    kill_during_train(tmp_path).write_text(earlier)
+
+    resumed = exptflow(tmp_path, "run")
+
+    assert "kept" not in resumed.stdout
+    assert executions(tmp_path / "started") == ["train", "test", "train", "train", "test"]
+    assert {r["stage"]: r["state"] for r in records(tmp_path)} == {"train": "done", "test": "done"}
+
+
 def test_sigterm_to_exptflow_run_stops_every_stage_process(tmp_path: Path) -> None:
     write_sweep(
         tmp_path,

@@ -26,14 +26,14 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     from exptflow.compile import compile_sweep, summary
     from exptflow.run import clear_stale_lock, detach_snakemake, forget_finished_jobs, run_snakemake
 
-    plan_, _ = compile_sweep(compile_options(arguments, arguments.sweep))
-    print_orphans(plan_.orphans, plan_.sweep.source)
-    print(summary(plan_))
-    if clear_stale_lock(Path(".")):
+    if clear_stale_lock(Path(".")):  # first: the plan counts the stages kept here as done
         print("exptflow: removed a stale Snakemake lock left by a killed run")
         kept = forget_finished_jobs(Path("."))
         if kept:
             print(f"exptflow: kept {kept} stage(s) that had finished before the crash")
+    plan_, _ = compile_sweep(compile_options(arguments, arguments.sweep))
+    print_orphans(plan_.orphans, plan_.sweep.source)
+    print(summary(plan_))
     if arguments.detach:
         pid, log = detach_snakemake(extra, Path("."), plan_.output)
         print(f"snakemake runs in the background (pid {pid}); log: {log}")
