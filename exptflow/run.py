@@ -41,15 +41,20 @@ def _snakemake_processes_in(workdir: Path) -> list[int]:
     return found
 
 
-def clear_stale_lock(workdir: Path) -> bool:
-    """Remove Snakemake's lock files if no live Snakemake holds them; True if removed."""
+def clear_stale_lock(workdir: Path) -> float | None:
+    """Remove Snakemake's lock files if no live Snakemake holds them.
+
+    Returns when the killed run took them (after building its DAG, before its first job),
+    or None when there was nothing to remove.
+    """
     locks = SweepPaths(workdir).snakemake_state / "locks"
     stale = list(locks.glob("*.lock")) if locks.is_dir() else []
     if not stale or _snakemake_processes_in(workdir):
-        return False
+        return None
+    locked_at = min(lock.stat().st_mtime for lock in stale)
     for lock in stale:
         lock.unlink(missing_ok=True)
-    return True
+    return locked_at
 
 
 def _incomplete_markers(workdir: Path) -> dict[Path, str]:
@@ -71,35 +76,39 @@ def _incomplete_markers(workdir: Path) -> dict[Path, str]:
     return markers
 
 
-def _finished_in_job(done: Path, marker: Path) -> bool:
-    """Whether the stage's record says it ended with exit 0 in the job that left ``marker``.
+def _finished_end(done: Path, since: float) -> float | None:
+    """When the stage ended, if its record says exit 0 in a job started at ``since`` or later.
 
-    Snakemake writes the marker as the job starts, before the wrapper's first record: an
-    older start is a previous run's record (say, of a stage rerun for an edited command).
+    An earlier start is a previous run's record: the killed run was about to rerun the stage
+    (say, for an edited command) and was killed before the wrapper recorded the new start.
     """
     record = read_json(ExperimentPaths(done.parent.parent).record(done.stem)) or {}
-    with contextlib.suppress(OSError):
-        return record.get("state") == "done" and record["start"] >= marker.stat().st_mtime
-    return False
+    if record.get("state") != "done" or record.get("start", 0) < since:
+        return None
+    return float(record["end"])
 
 
-def forget_finished_jobs(workdir: Path) -> int:
+def forget_finished_jobs(workdir: Path, since: float) -> int:
     """Keep the stages that finished before Snakemake was killed; how many were kept.
 
-    The wrapper records a stage as done only after its command exited 0, then writes its
-    ``.done`` file; a kill after the record but before Snakemake's own bookkeeping (or before
-    the ``.done`` file) would otherwise make ``--rerun-incomplete`` run a finished stage again.
+    ``since``: when the killed run took its locks. The wrapper records a stage as done only
+    after its command exited 0, then writes its ``.done`` file; a kill after the record but
+    before Snakemake's own bookkeeping (or before the ``.done`` file) would otherwise make
+    ``--rerun-incomplete`` run a finished stage again.
     """
     kept = 0
     for marker, output in _incomplete_markers(workdir).items():
         done = workdir / output
         if done.parent.name != META or done.suffix != ".done":
             continue
-        if _finished_in_job(done, marker):
-            if not done.exists():
-                done.touch()
-            marker.unlink(missing_ok=True)
-            kept += 1
+        ended = _finished_end(done, since)
+        if ended is None:
+            continue
+        if not done.exists():  # dated as the wrapper would have: Snakemake compares mtimes
+            done.touch()
+            os.utime(done, (ended, ended))
+        marker.unlink(missing_ok=True)
+        kept += 1
     return kept
 
 

@@ -26,9 +26,10 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     from exptflow.compile import compile_sweep, summary
     from exptflow.run import clear_stale_lock, detach_snakemake, forget_finished_jobs, run_snakemake
 
-    if clear_stale_lock(Path(".")):  # first: the plan counts the stages kept here as done
+    locked_at = clear_stale_lock(Path("."))
+    if locked_at is not None:  # first: the plan counts the stages kept here as done
         print("exptflow: removed a stale Snakemake lock left by a killed run")
-        kept = forget_finished_jobs(Path("."))
+        kept = forget_finished_jobs(Path("."), since=locked_at)
         if kept:
             print(f"exptflow: kept {kept} stage(s) that had finished before the crash")
     plan_, _ = compile_sweep(compile_options(arguments, arguments.sweep))
