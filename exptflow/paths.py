@@ -54,6 +54,13 @@ class ExperimentPaths:
         """Written only after the stage exits 0: the file Snakemake waits for."""
         return self.meta / f"{stage}.done"
 
+    @classmethod
+    def of_done(cls, path: Path) -> tuple[ExperimentPaths, str] | None:
+        """The experiment and stage whose ``done`` file ``path`` is; None if it is none."""
+        if path.parent.name != META or path.suffix != ".done":
+            return None
+        return cls(path.parent.parent), path.stem
+
     @property
     def history(self) -> Path:
         """One JSON line per finished stage run, never rewritten."""

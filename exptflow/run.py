@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from exptflow.paths import META, ExperimentPaths, SweepPaths
+from exptflow.paths import ExperimentPaths, SweepPaths
 from exptflow.records import read_json
 
 
@@ -76,13 +76,13 @@ def _incomplete_markers(workdir: Path) -> dict[Path, str]:
     return markers
 
 
-def _finished_end(done: Path, since: float) -> float | None:
+def _finished_end(paths: ExperimentPaths, stage: str, since: float) -> float | None:
     """When the stage ended, if its record says exit 0 in a job started at ``since`` or later.
 
     An earlier start is a previous run's record: the killed run was about to rerun the stage
     (say, for an edited command) and was killed before the wrapper recorded the new start.
     """
-    record = read_json(ExperimentPaths(done.parent.parent).record(done.stem)) or {}
+    record = read_json(paths.record(stage)) or {}
     if record.get("state") != "done" or record.get("start", 0) < since:
         return None
     return float(record["end"])
@@ -99,9 +99,8 @@ def forget_finished_jobs(workdir: Path, since: float) -> int:
     kept = 0
     for marker, output in _incomplete_markers(workdir).items():
         done = workdir / output
-        if done.parent.name != META or done.suffix != ".done":
-            continue
-        ended = _finished_end(done, since)
+        owner = ExperimentPaths.of_done(done)
+        ended = _finished_end(*owner, since) if owner else None
         if ended is None:
             continue
         if not done.exists():  # dated as the wrapper would have: Snakemake compares mtimes
