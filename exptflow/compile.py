@@ -144,6 +144,10 @@ def dry_run_lines(plan_: Plan) -> list[str]:
 
 
 def compile_sweep(options: CompileOptions) -> tuple[Plan, list[Written]]:
+    from exptflow.run import refuse_beside_live_run
+
+    # Rewriting the table under a live run would change what its collector reads.
+    refuse_beside_live_run(Path(options.workdir), "exptflow compile")
     with paused_gc():
         plan_ = plan(options)
         return plan_, write(plan_, options.workdir)

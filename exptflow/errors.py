@@ -33,6 +33,12 @@ class WorkflowStateError(ExptflowError):
     """The on-disk state of a sweep prevents the requested action."""
 
 
+class LiveRunError(WorkflowStateError):
+    """A live Snakemake works in the directory: starting or compiling beside it would harm it."""
+
+    exit_code = 2
+
+
 def problem(source: str, where: str, what: str) -> str:
     """One line of a sweep-file error: ``file: yaml.path: what is wrong; how to fix``."""
     return f"{source}: {where}: {what}" if where else f"{source}: {what}"

@@ -45,6 +45,8 @@ def _directives(stage: Stage, has_slots: bool, remaining: int) -> str:
     # Earlier stages first: starting every experiment's chain early keeps all GPU slots busy
     # to the end (depth-first left half the slots idle for the last stages of a sweep).
     lines = [f"    priority: {remaining}"]
+    if has_slots and stage.uses_gpu:
+        lines.append("    threads: GPU_STAGE_THREADS")
     if resources_:
         lines.append("    resources:")
         lines += [f"        {key}={value!r}," for key, value in resources_.items()]
@@ -55,12 +57,14 @@ def _directives(stage: Stage, has_slots: bool, remaining: int) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-IN_PROCESS = """    run:
-        run_stage(wildcards.experiment, {stage}, params.command, threads, resources, gpu={gpu})
-"""
+IN_PROCESS = (
+    "    run:\n"
+    "        run_stage(wildcards.experiment, {stage}, params.command, threads, resources, "
+    "gpu={gpu}{limit})\n"
+)
 AS_PROCESS = """    shell:
         "{{JOB}} --stage {name} --directory {{OUTPUT:q}}/{{wildcards.experiment:q}} "
-        "--command {{params.command:q}} --params {{params.resolved:q}}{gpu_flag}"
+        "--command {{params.command:q}} --params {{params.resolved:q}}{gpu_flag}{limit}"
 """
 # Only sweeps with packed stages carry the process form of the wrapper.
 PROCESS_FORM = """# Stages packed into one cluster submission (`pack`) run the wrapper as a process:
@@ -79,8 +83,10 @@ PROCESS_FUNCTIONS = """def resolved_params(wildcards):
 def _action(stage: Stage) -> str:
     if stage.pack:
         gpu_flag = "{GPU}" if stage.uses_gpu else "{NO_GPU}"
-        return AS_PROCESS.format(name=stage.name, gpu_flag=gpu_flag)
-    return IN_PROCESS.format(stage=json.dumps(stage.name), gpu=stage.uses_gpu)
+        limit = f" --time-limit {stage.time_limit:g}" if stage.time_limit else ""
+        return AS_PROCESS.format(name=stage.name, gpu_flag=gpu_flag, limit=limit)
+    limit = f", time_limit={stage.time_limit:g}" if stage.time_limit else ""
+    return IN_PROCESS.format(stage=json.dumps(stage.name), gpu=stage.uses_gpu, limit=limit)
 
 
 def _rule(stage: Stage, has_slots: bool, remaining: int) -> str:

@@ -7,6 +7,7 @@ import gc
 import importlib
 import threading
 
+from exptflow import supervision
 from exptflow.job import provenance_ready
 
 # The scheduler's timer function (snakemake/scheduling/job_scheduler.py, spelled so).
@@ -14,7 +15,8 @@ REEVALUATION = "JobScheduler._schedule_reevalutation"
 
 
 def before_run(run_dir: str, sweep: str) -> None:
-    """``onstart``: provenance and pandas, beside the first stages instead of before them.
+    """``onstart``: signals passed on to the stages; provenance and pandas, beside the first
+    stages instead of before them.
 
     Capturing provenance imports gitpython and asks git for the state of the repository
     (0.1 s here; seconds in a large repository); stages start meanwhile, and each waits for
@@ -23,6 +25,7 @@ def before_run(run_dir: str, sweep: str) -> None:
     0.35 s during which no job starts, unless it is imported already. Neither thread is a
     daemon: an interpreter exiting mid-import is no place to be.
     """
+    supervision.forward_signals()  # after the scheduler set its SIGTERM handler: chained
     provenance_ready.clear()
     threading.Thread(target=_capture, args=(run_dir, sweep), name="exptflow-provenance").start()
     threading.Thread(target=importlib.import_module, args=("pandas",), name="exptflow-warm").start()

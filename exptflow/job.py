@@ -15,6 +15,7 @@ Stdlib only: it never imports yaml, pandas, snakemake or git.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,9 +27,11 @@ from collections import namedtuple
 from collections.abc import Sequence
 from pathlib import Path
 
+from exptflow import supervision
 from exptflow.paths import ExperimentPaths, RunPaths, gpu_lock_dir
 from exptflow.records import append_line, canonical, read_json, write_json
 from exptflow.slots import Slot, acquire, under_cluster_scheduler
+from exptflow.states import StageState
 
 # typing costs milliseconds at import and the process form imports this module: annotations only.
 TYPE_CHECKING = False
@@ -39,14 +42,20 @@ if TYPE_CHECKING:
 STOP_GRACE_SECONDS = 10.0
 TIME_FORMAT = "%Y%m%d.%H%M%S"
 EX_IOERR = 74
+# GNU timeout's exit code when the command it ran hit its limit.
+TIMEOUT_EXIT_CODE = 124
 
 # One stage run of one experiment: params a dict, slots the `resource` list (empty: no slots),
-# environment the variables to set for the stage on top of this process's.
+# environment the variables to set for the stage on top of this process's, time_limit the
+# stage's `runtime` in seconds (None: none).
 StageRequest = namedtuple(
     "StageRequest",
-    ["stage", "directory", "command", "params", "slots", "no_gpu", "environment"],
-    defaults=[{}],
+    ["stage", "directory", "command", "params", "slots", "no_gpu", "environment", "time_limit"],
+    defaults=[{}, None],
 )
+# How a stage's run ended: the exit code as a shell reports it, the signal that ended it if
+# one did, and whether its time limit did.
+Outcome = namedtuple("Outcome", ["code", "signal", "timed_out"], defaults=[None, False])
 # What Snakemake's shell() sets for every job: its thread count for the usual math libraries.
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
@@ -70,9 +79,10 @@ class _Stop(Exception):
 
 USAGE = (
     "usage: python -m exptflow.job --stage S --directory D --command C --params JSON "
-    "[--slots JSON] [--no-gpu]"
+    "[--slots JSON] [--time-limit SECONDS] [--no-gpu]"
 )
-OPTIONS = {"--stage", "--directory", "--command", "--params", "--slots"}
+OPTIONS = {"--stage", "--directory", "--command", "--params", "--slots", "--time-limit"}
+OPTIONAL = {"--slots", "--time-limit"}
 
 
 class Arguments:
@@ -89,7 +99,7 @@ class Arguments:
                 values[flag] = next(items, None) or _usage(f"{flag} needs a value")
             else:
                 _usage(f"unknown argument {flag!r}")
-        missing = OPTIONS - {"--slots"} - set(values)
+        missing = OPTIONS - OPTIONAL - set(values)
         if missing:
             _usage(f"missing {', '.join(sorted(missing))}")
         self.request = StageRequest(
@@ -99,6 +109,7 @@ class Arguments:
             params=json.loads(values["--params"]),
             slots=json.loads(values.get("--slots") or "[]"),
             no_gpu=self.no_gpu,
+            time_limit=float(values["--time-limit"]) if "--time-limit" in values else None,
         )
 
 
@@ -133,11 +144,12 @@ def _open_log(paths: ExperimentPaths, stage: str, stamp: str) -> tuple[Path, int
 
 
 def _forward_signals(process: subprocess.Popen[bytes]) -> None:
+    """Process form: pass SIGINT/SIGTERM/SIGHUP to the stage's group, then stop waiting."""
     stopping: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
         if process.poll() is None:
-            process.send_signal(signum)
+            supervision.signal_stages(signum)
         if not stopping:
             stopping.append(signum)
             raise _Stop(signum)
@@ -146,20 +158,63 @@ def _forward_signals(process: subprocess.Popen[bytes]) -> None:
         signal.signal(signum, forward)
 
 
-def _wait(process: subprocess.Popen[bytes]) -> tuple[int, str | None]:
-    """The exit code, and the signal that stopped the job, if one did."""
+def _stop(process: subprocess.Popen[bytes], signum: int) -> int:
+    """Send ``signum`` to the stage's group; SIGKILL if it still runs after the grace period."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+    if supervision.wait_exit(process, STOP_GRACE_SECONDS) is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+    return process.wait()
+
+
+def _supervise(process: subprocess.Popen[bytes], record_path: Path, time_limit: float | None):
+    """Wait for the stage, beating its record and enforcing its time limit: an Outcome."""
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    while True:
+        left = supervision.HEARTBEAT_SECONDS if deadline is None else deadline - time.monotonic()
+        status = supervision.wait_exit(process, min(left, supervision.HEARTBEAT_SECONDS))
+        if status is not None:
+            return _outcome(status)
+        if deadline is not None and time.monotonic() >= deadline:
+            status = _stop(process, signal.SIGTERM)
+            return Outcome(128 - status if status < 0 else status, _signal_name(status), True)
+        with contextlib.suppress(OSError):
+            os.utime(record_path)
+
+
+def _wait(process: subprocess.Popen[bytes], record_path: Path, time_limit: float | None):
     try:
-        code = process.wait()
-    except _Stop as stop:
+        return _supervise(process, record_path, time_limit)
+    except _Stop as stop:  # process form: a signal to the wrapper, passed on to the stage
+        _stop(process, stop.signum)
+        return Outcome(128 + stop.signum, signal.Signals(stop.signum).name)
+
+
+def _signal_name(status: int) -> str | None:
+    """The signal a wait status names: negative for the stage's shell itself, 129-192 for a
+    command the shell ran (the shell's own convention, as `kill -9` of a training shows)."""
+    number = -status if status < 0 else status - 128
+    if status < 0 or 128 < status <= 128 + 64:
         try:
-            process.wait(timeout=STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        return 128 + stop.signum, signal.Signals(stop.signum).name
-    if code < 0:  # the stage itself was killed by a signal (Ctrl-C reaches the whole group)
-        return 128 - code, signal.Signals(-code).name
-    return code, None
+            return signal.Signals(number).name
+        except ValueError:
+            return None
+    return None
+
+
+def _outcome(status: int) -> Outcome:
+    name = _signal_name(status)
+    code = 128 - status if status < 0 else status
+    return Outcome(code, name, status == TIMEOUT_EXIT_CODE)
+
+
+def _state(outcome: Outcome) -> StageState:
+    if outcome.code == 0:
+        return StageState.DONE
+    if outcome.timed_out:
+        return StageState.TIMED_OUT
+    return StageState.KILLED if outcome.signal else StageState.FAILED
 
 
 def _shell_job_variables(threads: int, tmpdir: str | None) -> dict[str, str]:
@@ -218,80 +273,149 @@ def _devices(request: StageRequest) -> tuple[str | None, Slot | None]:  # type: 
     return slot.devices, slot
 
 
-def _start(request: StageRequest, paths: ExperimentPaths, slot: Slot | None, devices: str | None):  # type: ignore[valid-type]
+def _start(
+    request: StageRequest,
+    paths: ExperimentPaths,
+    held: list[int],
+    slot: Slot | None,  # type: ignore[valid-type]
+    devices: str | None,
+):
+    """Record the stage as running, then start it in its own process group under a guard."""
     started = time.time()
     stamp = time.strftime(TIME_FORMAT, time.localtime(started))
     log, log_descriptor = _open_log(paths, request.stage, stamp)
+    killed_marker = paths.killed_marker(request.stage)
+    killed_marker.unlink(missing_ok=True)
     record: dict[str, Any] = {
         "stage": request.stage,
-        "state": "running",
+        "state": StageState.RUNNING.value,
         "command": request.command,
         "log": log.name,
         "start": started,
         "host": os.uname().nodename,
-        "pid": os.getpid(),  # what records the end: if it is gone, `exptflow status` says killed
+        # What records the end; `exptflow status` tells it from a later process of that pid.
+        "pid": os.getpid(),
+        "pid_start": supervision.process_start_time(os.getpid()),
         "cuda_visible_devices": devices,
         "slot_lock": str(slot.lock) if slot else None,
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "run_id": os.environ.get("EXPTFLOW_RUN_ID"),
+        "time_limit": request.time_limit,
     }
+    guard_read, guard_write = os.pipe()
     try:
         write_json(paths.record(request.stage), record)  # before the stage: none runs unrecorded
         process = subprocess.Popen(
-            ["bash", "-o", "pipefail", "-c", request.command],
+            [
+                "bash",
+                "-o",
+                "pipefail",
+                "-c",
+                supervision.guard_prefix(guard_read, killed_marker) + request.command,
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log_descriptor,
             stderr=subprocess.STDOUT,
             env=_environment(request, paths, devices, stamp),
-            pass_fds=(slot.descriptor,) if slot else (),  # the stage holds the slot too
+            pass_fds=(*held, guard_read),  # the stage and its guard hold the locks too
+            start_new_session=True,  # its own group: the guard and a time limit end all of it
         )
+    except BaseException:
+        os.close(guard_write)
+        raise
     finally:
         os.close(log_descriptor)
-    return process, record, log
+        os.close(guard_read)
+    supervision.register(process.pid)
+    return process, record, log, guard_write
 
 
-def _finish(paths: ExperimentPaths, record: dict[str, Any], code: int, signal_name: str | None):
+def _end_guard(process: subprocess.Popen[bytes], guard: int) -> None:
+    """The stage ended under the wrapper's eye: its guard ends what it left behind, quietly."""
+    supervision.unregister(process.pid)
+    try:
+        os.write(guard, supervision.ENDED)
+    finally:
+        os.close(guard)
+
+
+def _finish(paths: ExperimentPaths, record: dict[str, Any], outcome: Outcome) -> None:
     ended = time.time()
     record.update(
-        state="done" if code == 0 else "failed",
-        exit_code=code,
+        state=_state(outcome).value,
+        exit_code=outcome.code,
         end=ended,
         duration=round(ended - record["start"], 3),
-        signal=signal_name,
+        signal=outcome.signal,
         **_run_provenance(),
     )
     write_json(paths.record(record["stage"]), record)
-    if code == 0:  # right after the record: `exptflow run` repairs a kill between the two
+    if outcome.code == 0:  # right after the record: `exptflow run` repairs a kill between the two
         paths.done(record["stage"]).touch()
     append_line(paths.history, record)
+
+
+def _still_running(paths: ExperimentPaths, stage: str) -> str:
+    record = read_json(paths.record(stage)) or {}
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.get("start", 0)))
+    return (
+        f"exptflow: stage {stage} of {paths.directory} is still running in another run "
+        f"(pid {record.get('pid', '?')} on {record.get('host', '?')}, since {since}); "
+        "refusing to start a second copy beside it: wait for it to end, or stop that run"
+    )
+
+
+def _describe(request: StageRequest, paths: ExperimentPaths, outcome: Outcome, log: Path) -> str:
+    if outcome.timed_out and request.time_limit is not None:
+        reason = f"ran past its time limit ({request.time_limit:g} s) and was stopped"
+    elif outcome.timed_out:
+        reason = f"exited with code {outcome.code} (a time limit of `timeout` in its command)"
+    elif outcome.signal:
+        reason = f"was stopped by {outcome.signal}"
+    else:
+        reason = f"exited with code {outcome.code}"
+    return f"exptflow: stage {request.stage} of {paths.directory} {reason}; log: {log}"
+
+
+def _supervised_run(
+    request: StageRequest, paths: ExperimentPaths, held: list[int], forward_signals: bool
+) -> tuple[int, str]:
+    devices, slot = _devices(request)
+    if slot:
+        held.append(slot.descriptor)
+    process, record, log, guard = _start(request, paths, held, slot, devices)
+    try:
+        if forward_signals:
+            _forward_signals(process)
+        outcome = _wait(process, paths.record(request.stage), request.time_limit)
+    finally:
+        _end_guard(process, guard)
+    _finish(paths, record, outcome)
+    if outcome.code == 0:
+        return 0, ""
+    return outcome.code, _describe(request, paths, outcome, log)
 
 
 def run_stage(request: StageRequest, forward_signals: bool = False) -> tuple[int, str]:
     """Run one stage: its exit code, and what to tell the user when it is not 0.
 
     ``forward_signals`` (main thread of the process form only) passes SIGINT/SIGTERM/SIGHUP
-    on to the stage; in Snakemake's threads the stage, in Snakemake's process group, gets
-    them from the terminal or from ``exptflow run`` directly.
+    on to the stage; in Snakemake's threads, ``supervision.forward_signals`` does.
     """
     paths = ExperimentPaths(request.directory)
     paths.meta.mkdir(parents=True, exist_ok=True)
     conflict = claim_directory(paths, request.params)
     if conflict:
         return 2, conflict
-    devices, slot = _devices(request)
+    lock = supervision.lock_stage(paths.stage_lock(request.stage))
+    if lock is None:
+        return 1, _still_running(paths, request.stage)
+    held = [lock]
     try:
-        process, record, log = _start(request, paths, slot, devices)
-        if forward_signals:
-            _forward_signals(process)
-        code, signal_name = _wait(process)
-        _finish(paths, record, code, signal_name)
+        return _supervised_run(request, paths, held, forward_signals)
     finally:
-        if slot:
-            os.close(slot.descriptor)
-    if code == 0:
-        return 0, ""
-    reason = f"was stopped by {signal_name}" if signal_name else f"exited with code {code}"
-    return code, f"exptflow: stage {request.stage} of {paths.directory} {reason}; log: {log}"
+        for descriptor in held:
+            os.close(descriptor)
 
 
 def _io_failure(request: StageRequest, error: OSError) -> str:
@@ -312,6 +436,7 @@ def run_in_snakemake(
     gpu: bool,
     threads: int,
     tmpdir: str | None,
+    time_limit: float | None = None,
 ) -> None:
     """Run a stage in a thread of Snakemake (a rule's ``run:``); raise StageFailed if it fails.
 
@@ -324,7 +449,8 @@ def run_in_snakemake(
         params=params,
         slots=list(slots) if gpu else [],
         no_gpu=bool(slots) and not gpu,
-        environment=_shell_job_variables(threads, tmpdir),
+        environment=_shell_job_variables(max(threads, 1), tmpdir),
+        time_limit=time_limit,
     )
     try:
         code, message = run_stage(request)

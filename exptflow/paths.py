@@ -50,6 +50,14 @@ class ExperimentPaths:
     def record_file(self, stage: str) -> str:
         return f"{self.root}/{META}/stage.{stage}.json"
 
+    def stage_lock(self, stage: str) -> Path:
+        """Held (``flock``) by every process of the stage's run: no second copy starts."""
+        return self.meta / f"stage.{stage}.lock"
+
+    def killed_marker(self, stage: str) -> Path:
+        """Written by the stage's guard when whatever supervised the stage died."""
+        return self.meta / f"stage.{stage}.killed"
+
     def done(self, stage: str) -> Path:
         """Written only after the stage exits 0: the file Snakemake waits for."""
         return self.meta / f"{stage}.done"

@@ -1,10 +1,11 @@
 """``exptflow run``: compile when needed, clear a stale Snakemake lock, run Snakemake.
 
 After ``kill -9`` or a power cut Snakemake alone needs ``--unlock`` then
-``--rerun-incomplete``; this does both, but unlocks only when no live Snakemake works in
-this directory. Ctrl-C cancels cleanly: Snakemake runs in its own process group, which
-gets SIGTERM: the stages stop and are recorded as failed, Snakemake removes partial outputs.
-A second Ctrl-C kills the group.
+``--rerun-incomplete``; this does both, and refuses to start beside a live Snakemake
+working in this directory. Ctrl-C cancels cleanly: Snakemake runs in its own process group,
+which gets SIGTERM and passes it on to the stages: they stop and are recorded as killed,
+Snakemake removes partial outputs. A second Ctrl-C kills the group (the stages' guards end
+them). Snakemake dies with this process, even with its ``kill -9``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,63 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from exptflow import supervision
+from exptflow.errors import LiveRunError
 from exptflow.paths import ExperimentPaths, SweepPaths
-from exptflow.records import read_json
+from exptflow.records import append_line, read_json, write_json
+from exptflow.states import StageState
+from exptflow.status import stage_status
+
+
+def refuse_beside_live_run(workdir: Path, action: str) -> None:
+    """Raise LiveRunError naming the Snakemake that works in ``workdir``, if one does."""
+    live = _snakemake_processes_in(workdir)
+    if not live:
+        return
+    pid = live[0]
+    started = supervision.started_at(pid)
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if started else "?"
+    raise LiveRunError(
+        f"{action}: a Snakemake run is live in {workdir.resolve()} (pid {pid}, since {since}); "
+        f"wait for it to end (`exptflow status` follows it), or stop it with `kill -TERM {pid}` "
+        "(its stages are stopped and recorded as killed), then try again"
+    )
+
+
+GONE = (StageState.KILLED, StageState.LOST)
+
+
+def settle_interrupted(output: Path, names: Sequence[str]) -> int:
+    """Record as killed or lost the stages whose record says running but whose run is gone.
+
+    Only with no live run here (``refuse_beside_live_run`` first): what ``exptflow status``
+    shows is then final, and the histories get the line their wrapper could not write.
+    """
+    settled = 0
+    now = time.time()
+    for name in names:
+        paths = ExperimentPaths.of(output, name)
+        for path in paths.records():
+            stage = path.name[len("stage.") : -len(".json")]
+            status = stage_status(paths, stage, now)
+            recorded = (status.record or {}).get("state")
+            if recorded == StageState.RUNNING and status.state in (
+                StageState.KILLED,
+                StageState.LOST,
+            ):
+                _write_settled(paths, status.record or {}, status.state)
+                settled += 1
+    return settled
+
+
+def _write_settled(paths: ExperimentPaths, record: dict, state: str) -> None:
+    record.update(state=str(state), exit_code=None, end=None, duration=None)
+    if state == StageState.KILLED:
+        record.update(signal="SIGKILL", reason="the process that supervised it died")
+    else:
+        record.update(signal=None, reason="its run ended without a word (killed with its host?)")
+    write_json(paths.record(record["stage"]), record)
+    append_line(paths.history, record)
 
 
 def _snakemake_processes_in(workdir: Path) -> list[int]:
@@ -41,20 +97,21 @@ def _snakemake_processes_in(workdir: Path) -> list[int]:
     return found
 
 
-def clear_stale_lock(workdir: Path) -> float | None:
-    """Remove Snakemake's lock files if no live Snakemake holds them.
+def recover_from_crash(workdir: Path) -> tuple[bool, int]:
+    """After a killed run: keep the stages it finished, then remove its stale lock.
 
-    Returns when the killed run took them (after building its DAG, before its first job),
-    or None when there was nothing to remove.
+    Returns whether there was a stale lock, and how many finished stages were kept. In this
+    order a kill of this very step leaves the lock, and the next run repeats the step.
     """
     locks = SweepPaths(workdir).snakemake_state / "locks"
     stale = list(locks.glob("*.lock")) if locks.is_dir() else []
     if not stale or _snakemake_processes_in(workdir):
-        return None
-    locked_at = min(lock.stat().st_mtime for lock in stale)
+        return False, 0
+    # When the killed run took its locks: after building its DAG, before its first job.
+    kept = forget_finished_jobs(workdir, since=min(lock.stat().st_mtime for lock in stale))
     for lock in stale:
         lock.unlink(missing_ok=True)
-    return locked_at
+    return True, kept
 
 
 def _incomplete_markers(workdir: Path) -> dict[Path, str]:
@@ -132,8 +189,17 @@ def detach_snakemake(arguments: Sequence[str], workdir: Path, output: str) -> tu
 
 
 def run_snakemake(arguments: Sequence[str], workdir: Path) -> int:
-    """Run Snakemake in its own process group; Ctrl-C or SIGTERM here cancels it cleanly."""
-    process = subprocess.Popen(snakemake_command(arguments), cwd=workdir, start_new_session=True)
+    """Run Snakemake in its own process group; Ctrl-C or SIGTERM here cancels it cleanly.
+
+    Any end of this process ends Snakemake too (a parent-death signal): a ``kill -9`` of
+    this process group would otherwise leave Snakemake running the sweep on its own.
+    """
+    process = subprocess.Popen(
+        snakemake_command(arguments),
+        cwd=workdir,
+        start_new_session=True,
+        preexec_fn=supervision.parent_death_signal(),  # this process has one thread here
+    )
 
     cancelled: list[int] = []
 

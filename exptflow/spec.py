@@ -7,6 +7,7 @@ Every builder collects all problems it finds (naming the file and the YAML path)
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ GRID_KEYS = ("_cmd", "_title")
 RESOURCE_TYPES: dict[str, type] = {
     "mem_mb": int,
     "disk_mb": int,
-    "runtime": int,
+    "runtime": int,  # minutes, or a duration such as "90s" or "2h" (see _runtime)
     "cpus_per_task": int,
     "slurm_partition": str,
     "slurm_account": str,
@@ -114,6 +115,7 @@ class Stage:
     resources: Mapping[str, int | str] = field(default_factory=dict)
     retries: int = 0
     pack: int | None = None  # on a cluster: this many of the stage's jobs per submission
+    time_limit: float | None = None  # seconds: `resources.runtime`, enforced by the wrapper
 
     @property
     def uses_gpu(self) -> bool:
@@ -139,7 +141,10 @@ class Stage:
             issues.add(join(where, "pack"), "0 jobs per submission; write e.g. `pack: 20`")
         if stage is None:
             return None
-        return cls(name, stage.command, stage.tokens, gpus, resources, retries or 0, pack or None)
+        limit = duration_seconds(data.get("resources", {}).get("runtime")) if resources else None
+        return cls(
+            name, stage.command, stage.tokens, gpus, resources, retries or 0, pack or None, limit
+        )
 
     @classmethod
     def _from_command(cls, name: str, command: object, where: str, issues: Issues) -> Stage | None:
@@ -171,13 +176,40 @@ def _resources(data: object, where: str, issues: Issues) -> dict[str, int | str]
     result: dict[str, int | str] = {}
     for key, value in data.items():
         expected = RESOURCE_TYPES.get(key)
-        if expected is None:
+        if key == "runtime":
+            minutes = _runtime_minutes(value, join(where, key), issues)
+            if minutes is not None:
+                result[key] = minutes
+        elif expected is None:
             issues.add(join(where, key), unknown_key(key, valid))
         elif isinstance(value, bool) or not isinstance(value, expected):
             issues.add(join(where, key), f"{value!r} should be {kind(expected())}")
         else:
             result[key] = value
     return result
+
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(value: object) -> float | None:
+    """``runtime``: whole minutes, or a number with a unit (``90s``, ``2h``); None if neither."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value * 60.0
+    match = DURATION.match(value) if isinstance(value, str) else None
+    if match is None or float(match[1]) <= 0:
+        return None
+    return float(match[1]) * SECONDS_PER_UNIT[match[2]]
+
+
+def _runtime_minutes(value: object, where: str, issues: Issues) -> int | None:
+    """Snakemake (and SLURM) take whole minutes; the stage's exact limit is ``Stage.time_limit``."""
+    seconds = duration_seconds(value)
+    if seconds is None:
+        issues.add(where, f"{value!r} is not a duration; write minutes (`120`) or e.g. `90s`, `2h`")
+        return None
+    return max(1, math.ceil(seconds / 60))
 
 
 @dataclass(frozen=True)

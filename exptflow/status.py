@@ -9,14 +9,25 @@ import json
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from exptflow import cluster, supervision
 from exptflow.paths import ExperimentPaths, SweepPaths, existing_directories
 from exptflow.records import read_json
+from exptflow.states import DISPLAY_ORDER, StageState
 
-PENDING, RUNNING, DONE, FAILED, KILLED = "pending", "running", "done", "failed", "killed"
+# Kept for the modules that compare states as text.
+PENDING, RUNNING, DONE, FAILED, KILLED = (
+    StageState.PENDING,
+    StageState.RUNNING,
+    StageState.DONE,
+    StageState.FAILED,
+    StageState.KILLED,
+)
+# A record on another host not touched for this many heartbeats belongs to a lost stage.
+MISSED_HEARTBEATS = 4
 
 
 @dataclass(frozen=True)
@@ -28,16 +39,38 @@ class StageStatus:
 
 
 def _alive_here(record: dict[str, Any]) -> bool | None:
-    """Whether the wrapper that wrote a 'running' record lives (None: another host)."""
+    """Whether the process that wrote a running record lives (None: another host)."""
     if record.get("host") != os.uname().nodename:
         return None
     try:
-        os.kill(int(record["pid"]), 0)
-    except ProcessLookupError:
+        pid = int(record["pid"])
+    except (KeyError, TypeError, ValueError):
+        return True  # a record of unknown shape: claim nothing
+    return supervision.is_alive(pid, record.get("pid_start"))
+
+
+def _beats(paths: ExperimentPaths, stage: str, now: float) -> bool:
+    """Whether a stage on another host touched its record within the last heartbeats."""
+    try:
+        touched = os.stat(paths.record_file(stage)).st_mtime
+    except OSError:
         return False
-    except (PermissionError, KeyError, TypeError, ValueError):
-        return True
-    return True
+    return now - touched < MISSED_HEARTBEATS * supervision.HEARTBEAT_SECONDS
+
+
+def _running_state(
+    paths: ExperimentPaths, stage: str, record: dict[str, Any], now: float
+) -> StageState:
+    """A running record's truth: running, killed (its guard said so) or lost."""
+    alive = _alive_here(record)
+    if alive is None:
+        in_queue = cluster.job_in_queue(record.get("slurm_job_id"))
+        alive = in_queue if in_queue is not None else _beats(paths, stage, now)
+    if alive:
+        return StageState.RUNNING
+    if paths.killed_marker(stage).exists():
+        return StageState.KILLED
+    return StageState.LOST
 
 
 def stage_status(paths: ExperimentPaths, stage: str, now: float) -> StageStatus:
@@ -45,19 +78,20 @@ def stage_status(paths: ExperimentPaths, stage: str, now: float) -> StageStatus:
     if not isinstance(record, dict):
         return StageStatus(stage, PENDING)
     state = record.get("state", PENDING)
+    if state != RUNNING:
+        return StageStatus(stage, state, record.get("duration"), record)
+    state = _running_state(paths, stage, record, now)
     if state == RUNNING:
-        if _alive_here(record) is False:
-            return StageStatus(stage, KILLED, None, record)
         return StageStatus(stage, RUNNING, now - float(record.get("start", now)), record)
-    return StageStatus(stage, state, record.get("duration"), record)
+    return StageStatus(stage, state, None, record)
 
 
 def _recorded_stages(paths: ExperimentPaths) -> list[str]:
     return [path.name[len("stage.") : -len(".json")] for path in paths.records()]
 
 
-def _expected(workdir: Path, output: Path) -> dict[str, list[str]]:
-    """Experiment → stages, from the compiled table when it describes this output root."""
+def _expected(workdir: Path, output: Path) -> dict[str, dict[str, str]]:
+    """Experiment → {stage: command}, from the compiled table when it describes this output."""
     paths = SweepPaths(workdir)
     try:
         table = json.loads(paths.table.read_text(encoding="utf-8"))
@@ -65,7 +99,24 @@ def _expected(workdir: Path, output: Path) -> dict[str, list[str]]:
         return {}
     if (workdir / table.get("output", "")).resolve() != output.resolve():
         return {}
-    return {name: entry["stages"] for name, entry in table["experiments"].items()}
+    return {
+        name: {stage: entry["commands"].get(stage) for stage in entry["stages"]}
+        for name, entry in table["experiments"].items()
+    }
+
+
+def mark_outdated(statuses: list[StageStatus], commands: dict[str, str]) -> list[StageStatus]:
+    """Done stages that compile would run again: another command, or after a stage that reruns."""
+    marked = []
+    reruns = False
+    for status in statuses:
+        if status.state == DONE and (
+            reruns or (status.record or {}).get("command") != commands.get(status.stage)
+        ):
+            status = replace(status, state=StageState.OUTDATED)
+        reruns = reruns or status.state != DONE
+        marked.append(status)
+    return marked
 
 
 def sweep_status(output: Path, workdir: Path = Path(".")) -> dict[str, list[StageStatus]]:
@@ -75,8 +126,10 @@ def sweep_status(output: Path, workdir: Path = Path(".")) -> dict[str, list[Stag
     statuses = {}
     for name in names:
         paths = ExperimentPaths.of(output, name)
-        stages = expected.get(name) or _recorded_stages(paths)
-        statuses[name] = [stage_status(paths, stage, now) for stage in stages]
+        commands = expected.get(name)
+        stages = list(commands) if commands else _recorded_stages(paths)
+        found = [stage_status(paths, stage, now) for stage in stages]
+        statuses[name] = mark_outdated(found, commands) if commands else found
     return statuses
 
 
@@ -103,7 +156,6 @@ def format_status(statuses: dict[str, list[StageStatus]]) -> str:
         "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
     ]
     counts = Counter(s.state for stages in statuses.values() for s in stages)
-    order = [DONE, RUNNING, FAILED, KILLED, PENDING]
-    total = ", ".join(f"{counts[state]} {state}" for state in order if counts[state])
+    total = ", ".join(f"{counts[state]} {state}" for state in DISPLAY_ORDER if counts[state])
     lines.append(f"{len(statuses)} experiments, {sum(counts.values())} stages: {total}")
     return "\n".join(lines)

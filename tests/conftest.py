@@ -7,7 +7,8 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,48 @@ def chdir_tmp(tmp_path: Path) -> Iterator[Path]:
         yield tmp_path
     finally:
         os.chdir(previous)
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 120.0, what: str = "") -> None:
+    """Poll a condition on files or processes: the synchronisation, never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        time.sleep(0.05)
+
+
+def processes_in(directory: Path) -> list[str]:
+    """``pid command`` of every live process working in ``directory`` (from /proc)."""
+    target = directory.resolve()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            if command and Path(os.readlink(entry / "cwd")) == target:
+                found.append(f"{entry.name} {command}")
+        except OSError:
+            continue
+    return found
+
+
+def start(directory: Path, *command: str) -> subprocess.Popen[str]:
+    """A command in its own session (a terminal's job: a group signal reaches it alone)."""
+    return subprocess.Popen(
+        list(command),
+        cwd=directory,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def state_of(directory: Path, name: str, stage: str, output: str = "output") -> str | None:
+    path = directory / output / name / ".exptflow" / f"stage.{stage}.json"
+    try:
+        return json.loads(path.read_text())["state"]
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None

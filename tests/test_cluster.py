@@ -3,9 +3,12 @@ these tests skip where none runs), a detached run, and the Kubernetes profile.""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -14,7 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, executions, exptflow, records, snakemake, write_sweep
+from conftest import (
+    REPO,
+    executions,
+    exptflow,
+    history,
+    records,
+    snakemake,
+    start,
+    write_sweep,
+)
 
 # Fast polling for tests: a real cluster profile polls every 10 s.
 FAST = [
@@ -159,7 +171,7 @@ def test_failed_and_cancelled_stages_rerun_alone(tmp_path: Path) -> None:
     assert "Error in rule train" in output and "a=2" in output
     status = exptflow(tmp_path, "status").stdout
     assert "a=1  train done" in status
-    assert "a=2  train failed" in status and "a=3  train failed" in status
+    assert "a=2  train failed" in status and "a=3  train killed" in status  # scancel: SIGTERM
     first = Counter(executions(tmp_path / "started"))
 
     (tmp_path / "fail-2").unlink()
@@ -168,6 +180,72 @@ def test_failed_and_cancelled_stages_rerun_alone(tmp_path: Path) -> None:
     again = Counter(executions(tmp_path / "started")) - first
     assert again == Counter(["a=2/train", "a=2/test", "a=3/train", "a=3/test"])
     assert "3 experiments, 6 stages: 6 done" in exptflow(tmp_path, "status").stdout
+
+
+def session_members(session: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            stat = (entry / "stat").read_text()
+            if int(stat[stat.rindex(")") + 2 :].split()[3]) == session:
+                members.append(int(entry.name))
+    return members
+
+
+def stopped(pids: list[int]) -> bool:
+    states = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            states.append(stat[stat.rindex(")") + 2])
+    return all(state in "TtZX" for state in states)
+
+
+@slurm
+@pytest.mark.slow
+def test_a_stage_whose_job_dies_without_a_word_is_lost_and_reruns(tmp_path: Path) -> None:
+    write_sweep(
+        tmp_path,
+        """
+        template:
+          train: >
+            echo $$ > {_output}/stage-pid && echo train >> started &&
+            until [ -e go ]; do sleep 0.05; done
+        ---
+        a: 1
+        """,
+    )
+    exptflow(tmp_path, "compile")
+    run = start(tmp_path, sys.executable, "-m", "snakemake", *FAST)
+    record_path = tmp_path / "output/a=1/.exptflow/stage.train.json"
+    stage_pid = tmp_path / "output/a=1/stage-pid"
+    wait_for(lambda: stage_pid.exists() and stage_pid.read_text().strip())
+    record = json.loads(record_path.read_text())
+    assert record["slurm_job_id"]
+    # As seen from another node: only SLURM can tell whether the stage still runs.
+    record_path.write_text(json.dumps(record | {"host": "node-elsewhere"}))
+    assert "a=1  train running" in exptflow(tmp_path, "status").stdout
+
+    # Freeze every process of the stage's job on the node, then kill them: none can record
+    # anything (its guard included), as when the node is lost.
+    node_side = [int(stage_pid.read_text()), record["pid"]]
+    for pid in node_side:
+        os.kill(pid, signal.SIGSTOP)
+    node_side += session_members(node_side[0])  # the stopped stage forks no more
+    for pid in node_side:
+        os.kill(pid, signal.SIGSTOP)
+    wait_for(lambda: stopped(node_side), timeout=60)
+    for pid in node_side:
+        os.kill(pid, signal.SIGKILL)
+    run.communicate(timeout=300)
+
+    wait_for(lambda: "a=1  train lost" in exptflow(tmp_path, "status").stdout, timeout=120)
+    assert not (tmp_path / "output/a=1/.exptflow/stage.train.killed").exists()
+    (tmp_path / "go").touch()
+    resumed = exptflow(tmp_path, "run", *FAST)
+    assert "1 stage(s) of a killed run recorded as killed or lost" in resumed.stdout
+    assert executions(tmp_path / "started") == ["train", "train"]
+    assert [h["state"] for h in history(tmp_path)] == ["lost", "done"]
 
 
 @slurm

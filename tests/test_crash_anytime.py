@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import executions, exptflow, write_sweep
+from conftest import executions, exptflow, wait_for, write_sweep
 from exptflow.slots import lock_names
 
 pytestmark = pytest.mark.slow
@@ -79,6 +79,15 @@ def comparable_table(directory: Path) -> list[dict[str, str]]:
     return [{k: v for k, v in row.items() if not k.endswith("_duration")} for row in rows]
 
 
+def start_and_wait_for_progress(directory: Path) -> subprocess.Popen[bytes]:
+    """``exptflow run``, once it starts a stage (or ends): kills then land at random moments of
+    the run itself, however slow the machine is."""
+    before = len(executions(directory / "started"))
+    run = start(directory, "run")
+    wait_for(lambda: len(executions(directory / "started")) > before or run.poll() is not None)
+    return run
+
+
 def prepare(directory: Path) -> None:
     (directory / "slowparser.py").write_text(PARSER)
     write_sweep(directory, SWEEP)
@@ -100,8 +109,8 @@ def test_kill_9_at_random_moments_then_resume(tmp_path: Path, isolated_gpu_locks
     time.sleep(chaos.uniform(0.05, 0.4))
     kill(compiling)
     for _ in range(4):  # kills at random moments of the run: stages and gaps between them
-        run = start(crashed, "run")
-        time.sleep(chaos.uniform(1.5, 4.0))
+        run = start_and_wait_for_progress(crashed)
+        time.sleep(chaos.uniform(0.0, 1.5))
         kill(run)
         finished_before_kills |= finished_stages(crashed)
     (crashed / "collecting").unlink(missing_ok=True)

@@ -53,7 +53,9 @@ def test_two_slots_eight_jobs_never_share_a_gpu(tmp_path: Path) -> None:
     assert set(seen_devices(tmp_path)) == {"0", "1"}
     for busy in busy_at_each_start(jobs):
         assert max(busy.values()) == 1, busy
-    assert max(sum(busy.values()) for busy in busy_at_each_start(jobs)) == 2
+    # At most two at once; that all slots are used at once is shown by a barrier in
+    # test_supervision.py::test_every_gpu_slot_runs_at_once_whatever_the_core_count.
+    assert max(sum(busy.values()) for busy in busy_at_each_start(jobs)) <= 2
 
 
 def test_multi_gpu_slot_gives_the_whole_group(tmp_path: Path) -> None:

@@ -4,10 +4,12 @@ and the run's provenance (git commit, dirty diff, untracked files, packages, swe
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import git
@@ -67,7 +69,18 @@ def test_records_and_provenance_of_a_dirty_repository(tmp_path: Path) -> None:
     assert (run / "params.yaml").read_text() == (tmp_path / "params.yaml").read_text()
 
 
-def test_status_reports_a_killed_stage(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("host", "beat", "guard_said", "expected"),
+    [
+        pytest.param("here", 0, False, "lost", id="dead-pid-here-is-lost"),
+        pytest.param("here", 0, True, "killed", id="dead-pid-marked-by-its-guard-is-killed"),
+        pytest.param("elsewhere", 1000, False, "lost", id="no-heartbeat-elsewhere-is-lost"),
+        pytest.param("elsewhere", 5, False, "running", id="fresh-heartbeat-elsewhere-runs"),
+    ],
+)
+def test_status_tells_a_running_stage_from_a_killed_or_lost_one(
+    tmp_path: Path, host: str, beat: float, guard_said: bool, expected: str
+) -> None:
     write_sweep(tmp_path, SWEEP)
     exptflow(tmp_path, "compile")
     snakemake(tmp_path)
@@ -75,10 +88,17 @@ def test_status_reports_a_killed_stage(tmp_path: Path) -> None:
     record = json.loads(record_path.read_text())
     dead = subprocess.Popen(["true"])
     dead.wait()
-    record.update(state="running", pid=dead.pid)
+    here = os.uname().nodename
+    record.update(state="running", pid=dead.pid, host=here if host == "here" else "node-elsewhere")
     record_path.write_text(json.dumps(record))
+    os.utime(record_path, (time.time() - beat, time.time() - beat))
+    if guard_said:
+        (record_path.parent / "stage.train.killed").touch()
+
     status = exptflow(tmp_path, "status").stdout
-    assert status.splitlines() == ["lr=0.1  train killed", "1 experiments, 1 stages: 1 killed"]
+
+    assert status.splitlines()[0].startswith(f"lr=0.1  train {expected}")
+    assert status.splitlines()[1].startswith(f"1 experiments, 1 stages: 1 {expected}")
 
 
 def test_wrapper_refuses_a_directory_holding_other_params(tmp_path: Path) -> None:

@@ -24,16 +24,25 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
 
 def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     from exptflow.compile import compile_sweep, summary
-    from exptflow.run import clear_stale_lock, detach_snakemake, forget_finished_jobs, run_snakemake
+    from exptflow.run import (
+        detach_snakemake,
+        recover_from_crash,
+        refuse_beside_live_run,
+        run_snakemake,
+        settle_interrupted,
+    )
 
-    locked_at = clear_stale_lock(Path("."))
-    if locked_at is not None:  # first: the plan counts the stages kept here as done
+    refuse_beside_live_run(Path("."), "exptflow run")
+    unlocked, kept = recover_from_crash(Path("."))  # first: the plan counts kept stages as done
+    if unlocked:
         print("exptflow: removed a stale Snakemake lock left by a killed run")
-        kept = forget_finished_jobs(Path("."), since=locked_at)
-        if kept:
-            print(f"exptflow: kept {kept} stage(s) that had finished before the crash")
+    if kept:
+        print(f"exptflow: kept {kept} stage(s) that had finished before the crash")
     plan_, _ = compile_sweep(compile_options(arguments, arguments.sweep))
     print_orphans(plan_.orphans, plan_.sweep.source)
+    settled = settle_interrupted(Path(plan_.output), [p.directory_name for p in plan_.experiments])
+    if settled:
+        print(f"exptflow: {settled} stage(s) of a killed run recorded as killed or lost; rerunning")
     print(summary(plan_))
     if arguments.detach:
         pid, log = detach_snakemake(extra, Path("."), plan_.output)

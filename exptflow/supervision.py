@@ -1,0 +1,225 @@
+"""Who owns a stage's processes, and how they end with their owner.
+
+A stage's command runs in its own process group. A small guard, forked by the stage's own
+shell, waits on a pipe whose only writer is the wrapper: when the wrapper's process dies
+(``kill -9`` of Snakemake, the OOM killer's usual pick), the kernel closes the pipe and the
+guard marks the stage killed and kills its whole group, so no stage outlives its supervisor.
+Signals a user sends to Snakemake (Ctrl-C, ``kill -TERM``) are passed on to the stage groups
+by ``forward_signals``.
+
+An exclusive ``flock`` per (experiment, stage), inherited by the stage's processes, keeps a
+second run from starting the stage while any process of the first still lives: the kernel
+drops it when the last of them dies.
+
+Stdlib only: the job wrapper imports it in every job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import select
+import shlex
+import signal
+import subprocess
+import threading
+import time
+
+# typing costs milliseconds at import and the process form imports this module: annotations only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+# What the wrapper writes to the guard when the stage ended under its eye: anything else
+# (end of file with nothing read) means the wrapper died.
+ENDED = b"ended\n"
+# A stage whose owner died is still being killed for a moment: a second run waits this long
+# for its lock before it gives up on that stage.
+LOCK_WAIT_SECONDS = 5.0
+LOCK_POLL_SECONDS = 0.05
+# A running stage's record is touched this often: `exptflow status` on another host than the
+# stage's tells a live stage from a lost one by it.
+HEARTBEAT_SECONDS = 30.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+_live_groups: set[int] = set()  # process groups of the stages this process supervises
+_groups_lock = threading.Lock()
+# The signal passed on to the stages, once one was: a stage starting after it gets it too.
+_stopping: list[int] = []
+
+
+def guard_prefix(read_descriptor: int, killed_marker: Path) -> str:
+    """Shell text run before the stage's command, on its first line (its line numbers stay).
+
+    The guard ignores the signals meant for the stage, is disowned (a ``wait`` in the
+    command does not wait for it), and the command itself does not inherit the pipe.
+    """
+    marker = shlex.quote(str(killed_marker))
+    return (
+        f"( trap '' INT TERM HUP; read -r why <&{read_descriptor}; "
+        f'[ -n "$why" ] || : > {marker}; kill -KILL -- -$$ ) & disown; '
+        f"exec {read_descriptor}<&-; "
+    )
+
+
+def register(group: int) -> None:
+    with _groups_lock:
+        _live_groups.add(group)
+        stopping = _stopping[-1] if _stopping else None
+    if stopping is not None:  # it started while the run was being stopped
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, stopping)
+
+
+def unregister(group: int) -> None:
+    with _groups_lock:
+        _live_groups.discard(group)
+
+
+def signal_stages(signum: int) -> None:
+    with _groups_lock:
+        groups = list(_live_groups)
+    for group in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signum)
+
+
+def forward_signals() -> None:
+    """Pass SIGINT/SIGTERM/SIGHUP on to every stage, then to the handler already installed.
+
+    Called in Snakemake's main thread once its scheduler has set its own handlers (the
+    ``onstart`` hook): stages live in their own process groups, so a Ctrl-C in the terminal
+    reaches only Snakemake, which would otherwise wait for them to finish.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _forwarder(signal.getsignal(signum)))
+
+
+def _forwarder(previous: object) -> Callable[[int, object], None]:
+    def forward(signum: int, frame: object) -> None:
+        with _groups_lock:
+            _stopping.append(signum)
+        signal_stages(signum)
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    return forward
+
+
+def started_at(pid: int) -> float | None:
+    """When process ``pid`` started, in seconds since the epoch (None: unknown)."""
+    ticks = process_start_time(pid)
+    try:
+        with open("/proc/stat", "rb") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith(b"btime "))
+    except (OSError, StopIteration, ValueError):
+        return None
+    return None if ticks is None else boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def parent_death_signal() -> Callable[[], None] | None:
+    """A ``preexec_fn`` for a child that must not outlive this process, even its ``kill -9``.
+
+    Linux's parent-death signal (None elsewhere). A parent gone before the child set it
+    kills the child at once. Only for a single-threaded parent: ``preexec_fn`` is unsafe
+    beside threads.
+    """
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return die_with_parent
+
+
+def _stat(pid: int) -> list[bytes] | None:
+    """Fields 3 onwards of ``/proc/PID/stat`` (field 3 is the state)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count from its end.
+    return stat[stat.rindex(b")") + 2 :].split()
+
+
+def process_start_time(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks after boot: a pid and this name one process."""
+    fields = _stat(pid)
+    return None if fields is None else int(fields[19])
+
+
+def is_alive(pid: int, started: int | None) -> bool:
+    """Whether process ``pid`` lives and is the one that started at ``started`` (if known).
+
+    A zombie is dead: a killed Snakemake whose parent died too may wait long to be reaped.
+    """
+    fields = _stat(pid)
+    if fields is not None:
+        return fields[0] not in (b"Z", b"X") and started in (None, int(fields[19]))
+    if not os.path.exists("/proc/self/stat"):  # no /proc here: the pid alone must do
+        return _pid_exists(pid)
+    return False
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def lock_stage(path: Path) -> int | None:
+    """Hold the stage's lock (a descriptor), waiting briefly for a dying previous run."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return descriptor
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(descriptor)
+                return None
+            time.sleep(LOCK_POLL_SECONDS)
+
+
+def wait_exit(process: subprocess.Popen[bytes], timeout: float | None) -> int | None:
+    """The exit status, or None once ``timeout`` seconds passed first.
+
+    A pidfd wakes exactly when the process exits: ``Popen.wait(timeout)`` polls, and each
+    poll delays a stage's end by up to 50 ms.
+    """
+    if timeout is None:
+        return process.wait()
+    try:
+        descriptor = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # not Linux 5.3+: poll
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+    try:
+        poller = select.poll()
+        poller.register(descriptor, select.POLLIN)
+        if not poller.poll(max(timeout, 0.0) * 1000):
+            return None
+    finally:
+        os.close(descriptor)
+    return process.wait()
