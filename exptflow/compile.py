@@ -21,6 +21,9 @@ from exptflow.plan import DONE, NEW, OUTDATED, Plan, make_plan
 
 # Past this many experiments compile asks for --yes: a typo in a grid should not hang a laptop.
 LARGE_SWEEP = 1_000_000
+# Past this many, even --yes can't help: 100,000 experiments take 2 s and about 200 MB to
+# compile, so this is minutes and 10 GB, and the Snakemake DAG of it would not fit either.
+MAX_SWEEP = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,15 @@ class Written:
 
 
 def _check_size(sweep: spec.Sweep, options: CompileOptions) -> None:
+    # Sizes only: nothing proportional to the sweep is allocated before this passes.
     total = sum(grid.size() for grid in expansion.select(sweep, options.title))
+    if total > MAX_SWEEP:
+        raise UserInputError(
+            f"{sweep.source}: the grid documents expand to {total:,} experiments, more than "
+            f"exptflow can compile (at most {MAX_SWEEP:,}, even with --yes); check the lists "
+            "for a typo, or split the sweep into documents with `_title` and compile one "
+            "`--title` at a time"
+        )
     if total > LARGE_SWEEP and not options.yes:
         raise UserInputError(
             f"{sweep.source}: the grid documents expand to {total:,} experiments; "
@@ -52,7 +63,10 @@ def _check_size(sweep: spec.Sweep, options: CompileOptions) -> None:
         )
 
 
-def _check_output(output: Path) -> None:
+def _check_output(output: Path, flag: str | None) -> None:
+    what = spec.path_problem(flag) if flag is not None else None
+    if what is not None:
+        raise UserInputError(f"-o: {what}")
     if output.exists() and not output.is_dir():
         raise UserInputError(
             f"output directory {output} is a file; remove it or choose another with -o DIR"
@@ -62,9 +76,9 @@ def _check_output(output: Path) -> None:
 def plan(options: CompileOptions) -> Plan:
     """Read, validate and expand the sweep and work out what would run. Writes nothing."""
     workdir = Path(options.workdir)
-    sweep = spec.load(workdir / options.sweep, source=options.sweep)
+    sweep = spec.load(workdir / options.sweep, source=options.sweep, workdir=workdir)
     output = options.output or sweep.output
-    _check_output(workdir / output)
+    _check_output(workdir / output, options.output)
     _check_size(sweep, options)
     experiments = expansion.expand(sweep, options.title, options.sample, options.seed)
     directories, conflicts = identity.assign(experiments, workdir / output, options.rename_changed)
@@ -116,16 +130,17 @@ def write_profile(
 
 def write(plan_: Plan, workdir: str = ".") -> list[Written]:
     paths = SweepPaths(workdir, plan_.output)
-    table_name = paths.table.name
+    # Every text first: a failure while generating leaves the files of the last compile as
+    # they were, never a new table beside an old Snakefile.
+    table = generate.experiments_table(plan_)
+    snakefile = generate.snakefile(plan_, paths.table.name)
+    profiles = {name: generate.cluster_profile(plan_, name) for name in ("slurm", "kubernetes")}
+    default = generate.default_profile(plan_)
     return [
-        Written(paths.table, write_if_changed(paths.table, generate.experiments_table(plan_))),
-        Written(
-            paths.snakefile,
-            write_if_changed(paths.snakefile, generate.snakefile(plan_, table_name)),
-        ),
-        write_profile(paths.profile("default"), generate.default_profile(plan_), _lacks_threads),
-        write_profile(paths.profile("slurm"), generate.cluster_profile(plan_, "slurm")),
-        write_profile(paths.profile("kubernetes"), generate.cluster_profile(plan_, "kubernetes")),
+        Written(paths.table, write_if_changed(paths.table, table)),
+        Written(paths.snakefile, write_if_changed(paths.snakefile, snakefile)),
+        write_profile(paths.profile("default"), default, _lacks_threads),
+        *(write_profile(paths.profile(name), text) for name, text in profiles.items()),
     ]
 
 

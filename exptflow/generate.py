@@ -15,17 +15,13 @@ from typing import Any
 from exptflow import __version__
 from exptflow.paths import ExperimentPaths
 from exptflow.plan import Plan
-from exptflow.spec import Stage
+from exptflow.spec import Stage, rule_name
 
 GENERATED_MARK = "# exptflow-generated sha256="
 
 
 def template(package: str, name: str) -> Template:
     return Template(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
-
-
-def rule_name(stage: str) -> str:
-    return stage.replace("-", "_")
 
 
 def _done_parts() -> tuple[str, str]:

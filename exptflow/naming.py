@@ -21,6 +21,8 @@ import yaml
 from exptflow.render import Scalar, format_value
 
 MAX_NAME_LENGTH = 120
+# A directory name is at most 255 bytes; ``renamed`` may add 9 more (``@`` and a hash).
+MAX_NAME_BYTES = 246
 _KEEP_LENGTH = 100
 _UNSAFE = re.compile(r"[^A-Za-z0-9._\-@]")
 SEPARATOR = "+"
@@ -59,9 +61,18 @@ def experiment_name(swept: Mapping[str, Scalar], order: Sequence[str] | None = N
     parts = [_part(key, swept[key], type(swept[key])) for key in keys]
     texts, faithful = zip(*parts, strict=True) if parts else ((), ())
     name = SEPARATOR.join(texts) or EMPTY_NAME
-    if all(faithful) and len(name) <= MAX_NAME_LENGTH:
+    if all(faithful) and len(name) <= MAX_NAME_LENGTH and _fits(name):
         return name
-    return f"{name[:_KEEP_LENGTH]}~{digest(swept)}"
+    return f"{_cut(name[:_KEEP_LENGTH])}~{digest(swept)}"
+
+
+def _fits(name: str) -> bool:
+    return len(name.encode("utf-8")) <= MAX_NAME_BYTES
+
+
+def _cut(text: str) -> str:
+    """At most ``_KEEP_LENGTH`` bytes: param names may be letters of several bytes each."""
+    return text.encode("utf-8")[:_KEEP_LENGTH].decode("utf-8", errors="ignore")
 
 
 def renamed(name: str, params: Mapping[str, Scalar]) -> str:

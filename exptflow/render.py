@@ -14,6 +14,10 @@ Scalar = str | int | float | bool
 # shell globs such as ``[0-9]`` stay shell.
 _PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][\w\-]*)\}|\[([A-Za-z_][\w\-]*)\]")
 _LINE_BREAKS = re.compile(r"\s*\n\s*")
+# ``{lr`` or ``[lr`` before a space, the end or a closing bracket: possibly a placeholder
+# missing its own closing bracket (the caller keeps only names the sweep knows).
+_OPENED = re.compile(r"(?<!\$)([{\[])([A-Za-z_][\w\-]*)(?=\s|$|[}\]])")
+_CLOSER = {"{": "}", "[": "]"}
 
 RESERVED = ("_output", "_name", "_time")
 # The wrapper exports the start time of each job; rendering it at compile time would make
@@ -48,6 +52,16 @@ def parse(command: str) -> tuple[Token, ...]:
     if position < len(command):
         tokens.append(command[position:])
     return tuple(tokens)
+
+
+def unterminated(command: str) -> list[tuple[str, str]]:
+    """``(opening bracket, name)`` of each ``{name`` or ``[name`` not closed by its bracket."""
+    found = []
+    for match in _OPENED.finditer(command):
+        opener, name = match.groups()
+        if command[match.end() : match.end() + 1] != _CLOSER[opener]:
+            found.append((opener, name))
+    return found
 
 
 def placeholders(tokens: tuple[Token, ...]) -> list[Placeholder]:

@@ -7,8 +7,12 @@ Every builder collects all problems it finds (naming the file and the YAML path)
 from __future__ import annotations
 
 import difflib
+import importlib.util
+import json
+import keyword
 import math
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +23,15 @@ from exptflow.errors import SweepFileError, problem
 from exptflow.render import RESERVED, Scalar, Token
 from exptflow.yamlfile import load_documents
 
-PARAM_NAME = re.compile(r"^[A-Za-z][\w\-]*$")
-STAGE_NAME = re.compile(r"^[A-Za-z][\w\-]*$")
+# ``\Z``, not ``$``: ``$`` also matches before a final newline, which a name must not hold.
+PARAM_NAME = re.compile(r"[A-Za-z][\w\-]*\Z")
+STAGE_NAME = re.compile(r"[A-Za-z][\w\-]*\Z")
+# A GPU id or UUID; it becomes part of a lock file's name, so never a `/`.
+GPU_ID = re.compile(r"[A-Za-z0-9_.:\-]+\Z")
+# Rules the generated Snakefile has besides one per stage.
+OWN_RULES = ("all", "collect")
+# Beyond 64 bits a number is an id, not a quantity; Python refuses to print one of 4,300 digits.
+MAX_INT = 2**64
 CONFIG_KEYS = ("alias", "default", "metrics", "output", "parsers", "resource", "template")
 METRIC_KEYS = ("reduce", "regex", "stage")
 REDUCERS = ("last", "first", "max", "min", "mean")
@@ -58,10 +69,35 @@ class Issues:
             raise SweepFileError(self.problems)
 
 
+def key_text(key: object) -> str:
+    """A key as a YAML path shows it: on one short line, whatever the key holds."""
+    if key is None or isinstance(key, bool):
+        return shown(key)
+    text = str(key)
+    if not text.isprintable():
+        text = json.dumps(text, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+
+
+def shown(value: object) -> str:
+    """A value in a message: YAML's spelling of null and booleans, and never a long line."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and abs(value) >= MAX_INT:
+        return hex(value)[:20] + "…"  # repr() of a huge int is slow or refused
+    return _REPR.repr(value)
+
+
 def join(where: str, key: object) -> str:
     if key == "":
         return where
-    return f"{where}.{key}" if where else str(key)
+    return f"{where}.{key_text(key)}" if where else key_text(key)
 
 
 def kind(value: object) -> str:
@@ -79,7 +115,7 @@ def kind(value: object) -> str:
 def unknown_key(key: object, valid: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(str(key), valid, n=1)
     hint = f"did you mean `{close[0]}`? " if close else ""
-    return f"unknown key `{key}`; {hint}valid keys: {', '.join(valid)}"
+    return f"unknown key `{key_text(key)}`; {hint}valid keys: {', '.join(valid)}"
 
 
 def check_keys(data: Mapping, valid: tuple[str, ...], where: str, issues: Issues) -> None:
@@ -93,9 +129,17 @@ def is_scalar(value: object) -> bool:
     return isinstance(value, str | int | float | bool)
 
 
+NUL_IN_COMMAND = "a NUL character can't be passed to a program; remove it"
+TOO_BIG = "a whole number beyond 64 bits; quote it to keep it as text"
+TOO_MANY = "a whole number beyond 64 bits; write a smaller one"
+
+
 def check_scalar(value: object, where: str, issues: Issues) -> bool:
     if isinstance(value, str) and "\0" in value:
-        issues.add(where, "a NUL character can't be passed to a program; remove it")
+        issues.add(where, NUL_IN_COMMAND)
+        return False
+    if isinstance(value, int) and abs(value) >= MAX_INT:
+        issues.add(where, TOO_BIG)
         return False
     if is_scalar(value):
         return True
@@ -151,6 +195,9 @@ class Stage:
         if not isinstance(command, str) or not command.strip():
             issues.add(where, f"the stage command is {_describe_empty(command)}; write a command")
             return None
+        if "\0" in command:
+            issues.add(where, NUL_IN_COMMAND)
+            return None
         folded = render.fold(command)
         return cls(name, folded, render.parse(folded))
 
@@ -163,7 +210,10 @@ def _non_negative_int(value: object, where: str, issues: Issues) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        issues.add(where, f"{value!r} is not a whole number >= 0; write e.g. `1`")
+        issues.add(where, f"{shown(value)} is not a whole number >= 0; write e.g. `1`")
+        return None
+    if value >= MAX_INT:
+        issues.add(where, TOO_MANY)
         return None
     return value
 
@@ -183,7 +233,13 @@ def _resources(data: object, where: str, issues: Issues) -> dict[str, int | str]
         elif expected is None:
             issues.add(join(where, key), unknown_key(key, valid))
         elif isinstance(value, bool) or not isinstance(value, expected):
-            issues.add(join(where, key), f"{value!r} should be {kind(expected())}")
+            issues.add(join(where, key), f"{shown(value)} should be {kind(expected())}")
+        elif isinstance(value, int) and value < 0:
+            issues.add(join(where, key), f"{value} should be a whole number >= 0")
+        elif isinstance(value, int) and value >= MAX_INT:
+            issues.add(join(where, key), TOO_MANY)
+        elif isinstance(value, str) and not value.isprintable():
+            issues.add(join(where, key), "a control character can't reach the scheduler; remove it")
         else:
             result[key] = value
     return result
@@ -207,9 +263,34 @@ def _runtime_minutes(value: object, where: str, issues: Issues) -> int | None:
     """Snakemake (and SLURM) take whole minutes; the stage's exact limit is ``Stage.time_limit``."""
     seconds = duration_seconds(value)
     if seconds is None:
-        issues.add(where, f"{value!r} is not a duration; write minutes (`120`) or e.g. `90s`, `2h`")
+        fix = "write minutes (`120`) or e.g. `90s`, `2h`"
+        issues.add(where, f"{shown(value)} is not a duration; {fix}")
         return None
     return max(1, math.ceil(seconds / 60))
+
+
+def rule_name(stage: str) -> str:
+    """The Snakefile rule of a stage: a Python identifier."""
+    return stage.replace("-", "_")
+
+
+def _check_rule_names(stages: tuple[Stage, ...], issues: Issues) -> None:
+    """Two stages never become one rule, nor a rule exptflow adds, nor a Python keyword."""
+    seen: dict[str, str] = {}
+    for stage in stages:
+        rule, where = rule_name(stage.name), join("template", stage.name)
+        if rule in OWN_RULES:
+            issues.add(
+                where, f"`{rule}` is a rule exptflow adds to the Snakefile; rename the stage"
+            )
+        elif keyword.iskeyword(rule):
+            issues.add(where, f"`{rule}` is a Python keyword; rename the stage")
+        elif rule in seen:
+            issues.add(
+                where,
+                f"stages `{seen[rule]}` and `{stage.name}` would both be rule `{rule}`; rename one",
+            )
+        seen.setdefault(rule, stage.name)
 
 
 @dataclass(frozen=True)
@@ -233,7 +314,8 @@ class Alias:
     @classmethod
     def from_mapping(cls, name: str, data: object, where: str, issues: Issues) -> Alias | None:
         if isinstance(data, list) and data and all(isinstance(t, str) for t in data):
-            return cls(name, {}, tuple(data))
+            names = [check_param_name(t, f"{where}[{i}]", issues) for i, t in enumerate(data)]
+            return cls(name, {}, tuple(data)) if all(names) else None
         if not isinstance(data, dict) or not data:
             issues.add(where, "give a mapping `value: {param: value, ...}` or a list of params")
             return None
@@ -251,7 +333,11 @@ class Alias:
                     "every value of an alias must set the same params",
                 )
             first_targets = first_targets or set(targets)
-            if all(check_scalar(v, join(at, k), issues) for k, v in targets.items()):
+            # Every check runs (a list, not a generator) so each problem is reported.
+            valid = [check_scalar(value, where, issues)]
+            valid += [check_param_name(k, join(at, k), issues) for k in targets]
+            valid += [check_scalar(v, join(at, k), issues) for k, v in targets.items()]
+            if all(valid):
                 choices[value] = targets
         return cls(name, choices)
 
@@ -289,8 +375,11 @@ def _check_regex(regex: object, where: str, issues: Issues) -> bool:
         return False
     try:
         groups = re.compile(regex).groups
-    except re.error as error:
+    except (re.error, OverflowError) as error:
         issues.add(where, f"invalid regular expression: {error}")
+        return False
+    except RecursionError:  # thousands of nested groups
+        issues.add(where, "invalid regular expression: nested too deeply")
         return False
     if groups != 1:
         issues.add(where, f"has {groups} groups; use exactly one group around the number")
@@ -333,17 +422,18 @@ class Grid:
         if not axes and not any(key not in GRID_KEYS for key in data):
             issues.add(where, "the grid lists no params; add at least one, e.g. `seed: [0]`")
         title = data.get("_title")
-        if title is not None and not isinstance(title, str | int):
+        if title is not None and (isinstance(title, bool) or not isinstance(title, str | int)):
             issues.add(join(where, "_title"), f"{kind(title)}; give a name")
         stages = _stage_list(data.get("_cmd"), join(where, "_cmd"), issues)
         return cls(document, tuple(axes), None if title is None else str(title), stages)
 
 
 def _axis(key: object, values: object, where: str, issues: Issues) -> tuple | None:
-    if not isinstance(key, str) or not PARAM_NAME.match(key):
-        issues.add(where, bad_param_name(key))
+    if not check_param_name(key, where, issues, GRID_KEYS):
         return None
-    listed = values if isinstance(values, list) else [values]
+    if not isinstance(values, list):
+        return (key, (values,)) if check_scalar(values, where, issues) else None
+    listed = values
     if not listed:
         issues.add(where, "empty list; give at least one value or remove the param")
         return None
@@ -358,12 +448,29 @@ def _typed(value: Scalar) -> tuple[type, Scalar]:
     return (type(value), value)
 
 
-def bad_param_name(key: object) -> str:
+def bad_param_name(key: object, underscore_keys: tuple[str, ...] = ()) -> str:
+    """Why ``key`` can't name a param; ``underscore_keys``: the `_` keys valid where it is."""
     if isinstance(key, str) and key in RESERVED:
         return f"`{key}` is reserved; exptflow sets it, rename your param"
-    if isinstance(key, str) and key.startswith("_"):
-        return f"unknown key `{key}`; valid keys starting with `_`: {', '.join(GRID_KEYS)}"
-    return f"param name {key!r} is not valid; start with a letter and use letters, digits, _ and -"
+    if isinstance(key, str) and key.startswith("_") and underscore_keys:
+        valid = ", ".join(underscore_keys)
+        return f"unknown key `{key_text(key)}`; valid keys starting with `_`: {valid}"
+    if isinstance(key, str) and key.startswith("_") and key.isprintable():
+        return "names starting with `_` belong to exptflow; rename your param"
+    return (
+        f"param name {shown(key)} is not valid; start with a letter and use letters, digits, "
+        "_ and -"
+    )
+
+
+def check_param_name(
+    key: object, where: str, issues: Issues, underscore_keys: tuple[str, ...] = ()
+) -> bool:
+    """Params name experiment directories and flags: no `/`, `..`, spaces or newlines."""
+    if isinstance(key, str) and PARAM_NAME.match(key):
+        return True
+    issues.add(where, bad_param_name(key, underscore_keys))
+    return False
 
 
 def _stage_list(data: object, where: str, issues: Issues) -> tuple[str, ...] | None:
@@ -398,7 +505,10 @@ class Sweep:
         return tuple(stage.name for stage in self.stages)
 
     @classmethod
-    def from_documents(cls, documents: list[Any], source: str) -> Sweep:
+    def from_documents(
+        cls, documents: list[Any], source: str, workdir: Path | None = None
+    ) -> Sweep:
+        """``workdir``: where the collector will import ``parsers`` from (None: not checked)."""
         issues = Issues(source)
         if not documents or documents[0] is None:
             issues.add("", "the file is empty; start with a document holding `template`")
@@ -417,7 +527,7 @@ class Sweep:
             grids=_grids(documents[1:], issues),
             output=_output(config.get("output", "output"), issues),
             metrics=_metrics(config.get("metrics", {}), issues),
-            parsers=_parsers(config.get("parsers", []), issues),
+            parsers=_parsers(config.get("parsers", []), issues, workdir),
         )
         sweep._check_references(issues)
         issues.raise_if_any()
@@ -463,6 +573,10 @@ def _check_placeholders(stage: Stage, known: set[str], aliases: Mapping, issues:
     brackets = {t.param for t in tokens if t.flag}
     for param in sorted(braces & brackets):
         issues.add(where, f"`{param}` is used as both {{{param}}} and [{param}]; use one form")
+    for opener, param in render.unterminated(stage.command):
+        if param in known or param in RESERVED:
+            closed = f"{opener}{param}{'}' if opener == '{' else ']'}"
+            issues.add(where, f"unterminated placeholder `{opener}{param}`; write {closed}")
     for token in tokens:
         shown = f"[{token.param}]" if token.flag else f"{{{token.param}}}"
         if token.param in RESERVED and token.flag:
@@ -483,6 +597,8 @@ def _check_placeholders(stage: Stage, known: set[str], aliases: Mapping, issues:
 
 
 def _check_alias_overlap(params: list[str], aliases: Mapping, where: str, issues: Issues) -> None:
+    """No param of one document is set twice: directly and by an alias, or by two aliases."""
+    set_by: dict[str, str] = {}
     for param in params:
         if param not in aliases:
             continue
@@ -492,10 +608,17 @@ def _check_alias_overlap(params: list[str], aliases: Mapping, where: str, issues
                     join(where, target),
                     f"also set by alias `{param}`; set `{target}` or `{param}` here, not both",
                 )
+            elif target in set_by:
+                issues.add(
+                    join(where, param),
+                    f"sets `{target}` as alias `{set_by[target]}` does; "
+                    f"set `{target}` through one of them",
+                )
+            set_by.setdefault(target, param)
 
 
 def _check_alias_values(alias: Alias, values: tuple, where: str, issues: Issues) -> None:
-    valid = ", ".join(map(str, alias.choices))
+    valid = ", ".join(map(key_text, alias.choices))
     for value in values:
         if value not in alias.choices:
             issues.add(
@@ -511,8 +634,10 @@ def _stages(data: object, issues: Issues) -> tuple[Stage, ...]:
         shown = "empty" if isinstance(data, dict) else kind(data)
         issues.add("template", f"{shown}; give a mapping `stage: command`, e.g. `train: python …`")
         return ()
-    stages = (Stage.from_mapping(k, v, join("template", k), issues) for k, v in data.items())
-    return tuple(stage for stage in stages if stage)
+    built = (Stage.from_mapping(k, v, join("template", k), issues) for k, v in data.items())
+    stages = tuple(stage for stage in built if stage)
+    _check_rule_names(stages, issues)
+    return stages
 
 
 def _defaults(data: object, issues: Issues) -> dict[str, Scalar]:
@@ -524,9 +649,7 @@ def _defaults(data: object, issues: Issues) -> dict[str, Scalar]:
     result = {}
     for key, value in data.items():
         where = join("default", key)
-        if not isinstance(key, str) or not PARAM_NAME.match(key):
-            issues.add(where, bad_param_name(key))
-        elif check_scalar(value, where, issues):
+        if check_param_name(key, where, issues) and check_scalar(value, where, issues):
             result[key] = value
     return result
 
@@ -540,13 +663,26 @@ def _slots(data: object, issues: Issues) -> tuple[str, ...]:
         return ()
     slots = []
     for index, entry in enumerate(data):
-        ids = entry if isinstance(entry, list) else str(entry).split(",")
-        ids = [str(i).strip() for i in ids] if not isinstance(entry, bool | dict) else []
-        if not ids or not all(i and " " not in i for i in ids) or entry is None:
-            issues.add(f"resource[{index}]", f"{entry!r} is not a GPU id list; {fix}")
+        ids = _gpu_ids(entry)
+        if ids is None:
+            issues.add(f"resource[{index}]", f"{shown(entry)} is not a GPU id list; {fix}")
         else:
             slots.append(",".join(ids))
     return tuple(slots)
+
+
+def _gpu_ids(entry: object) -> list[str] | None:
+    """``0``, ``"0,1"`` or ``[0, 1]`` as GPU ids; None for anything else."""
+    if isinstance(entry, list):
+        parts = entry
+    elif isinstance(entry, str | int | float) and not isinstance(entry, bool):
+        parts = str(entry).split(",")
+    else:
+        return None
+    if not all(isinstance(part, str | int) and not isinstance(part, bool) for part in parts):
+        return None
+    ids = [str(part).strip() for part in parts]
+    return ids if ids and all(GPU_ID.match(i) for i in ids) else None
 
 
 def _aliases(data: object, issues: Issues) -> dict[str, Alias]:
@@ -556,11 +692,24 @@ def _aliases(data: object, issues: Issues) -> dict[str, Alias]:
     aliases = {}
     for name, entry in data.items():
         where = join("alias", name)
-        if not isinstance(name, str) or not PARAM_NAME.match(name):
-            issues.add(where, bad_param_name(name))
-        elif alias := Alias.from_mapping(name, entry, where, issues):
+        if not check_param_name(name, where, issues):
+            continue
+        if alias := Alias.from_mapping(name, entry, where, issues):
             aliases[name] = alias
+    _check_alias_chains(aliases, issues)
     return aliases
+
+
+def _check_alias_chains(aliases: Mapping[str, Alias], issues: Issues) -> None:
+    """An alias sets plain params: resolving is one step, so chains and cycles can't be."""
+    for name, alias in aliases.items():
+        for target in alias.targets():
+            if target in aliases:
+                issues.add(
+                    join("alias", name),
+                    f"sets `{target}`, which is an alias too; aliases don't chain: "
+                    f"list the params `{target}` sets",
+                )
 
 
 def _grids(documents: list[Any], issues: Issues) -> tuple[Grid, ...]:
@@ -574,36 +723,73 @@ def _metrics(data: object, issues: Issues) -> tuple[LogMetric, ...]:
     if not isinstance(data, dict):
         issues.add("metrics", f"{kind(data)}; give a mapping `name: {{stage, regex, reduce}}`")
         return ()
-    metrics = (
-        LogMetric.from_mapping(str(k), v, join("metrics", k), issues) for k, v in data.items()
-    )
-    return tuple(metric for metric in metrics if metric)
+    metrics = []
+    for key, value in data.items():
+        name, where = str(key), join("metrics", key)
+        # A metric name is a column of results.tsv: a tab or newline would split it.
+        if not name.isprintable() or not name.strip():
+            issues.add(where, "a metric name is one line of printable text; rename it")
+        elif metric := LogMetric.from_mapping(name, value, where, issues):
+            metrics.append(metric)
+    return tuple(metrics)
 
 
-def _parsers(data: object, issues: Issues) -> tuple[str, ...]:
+def _parsers(data: object, issues: Issues, workdir: Path | None) -> tuple[str, ...]:
     entries = [data] if isinstance(data, str) else data
     if not isinstance(entries, list):
         issues.add("parsers", f"{kind(data)}; give a list of `module:function` names")
         return ()
     valid = []
     for index, entry in enumerate(entries):
-        if isinstance(entry, str) and PARSER_FORM.match(entry):
-            valid.append(entry)
-        else:
+        where = f"parsers[{index}]"
+        if not isinstance(entry, str) or not PARSER_FORM.match(entry):
+            issues.add(where, f"{shown(entry)}; write `module:function`, e.g. `parsers:bleu`")
+        elif workdir is not None and not _module_exists(entry, workdir):
+            top = entry.split(".")[0].split(":")[0]
             issues.add(
-                f"parsers[{index}]", f"{entry!r}; write `module:function`, e.g. `parsers:bleu`"
+                where,
+                f"no module `{top}` (no {top}.py beside the Snakefile, none installed); "
+                "fix the name",
             )
+        else:
+            valid.append(entry)
     return tuple(valid)
+
+
+def _module_exists(entry: str, workdir: Path) -> bool:
+    """Whether the collector will find the parser's top-level module (without importing it:
+    compiling never runs the user's code). The collector imports from the working directory
+    first."""
+    top = entry.split(".")[0].split(":")[0]
+    if (workdir / f"{top}.py").is_file() or (workdir / top / "__init__.py").is_file():
+        return True
+    try:
+        return importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def path_problem(path: str) -> str | None:
+    """Why ``path`` can't be a directory exptflow creates, or None."""
+    if not path.isprintable():
+        return "the path holds a control character; remove it"
+    if any(len(part.encode("utf-8")) > 255 for part in path.split("/")):
+        return "a path part is longer than 255 bytes; shorten it"
+    return None
 
 
 def _output(data: object, issues: Issues) -> str:
     if not isinstance(data, str) or not data.strip():
         issues.add("output", f"{kind(data)}; give the experiments directory, e.g. `output`")
         return "output"
+    what = path_problem(data)
+    if what is not None:
+        issues.add("output", what)
+        return "output"
     return data
 
 
-def load(path: Path | str, source: str | None = None) -> Sweep:
+def load(path: Path | str, source: str | None = None, workdir: Path | None = None) -> Sweep:
     """Read and validate a sweep file; ``source`` is how messages name it."""
     source = source or str(path)
-    return Sweep.from_documents(load_documents(Path(path), source), source)
+    return Sweep.from_documents(load_documents(Path(path), source), source, workdir)

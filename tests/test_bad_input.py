@@ -3,7 +3,9 @@ fix, no traceback, and nothing written."""
 
 from __future__ import annotations
 
+import json
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -99,7 +101,7 @@ CASES = [
         "placeholder-typo",
         "template:\n  train: run {lrr}\n---\nlr: [0.1]\n",
         [],
-        "unknown placeholder {lrr}; did you mean `lr`?",
+        "params.yaml: template.train: unknown placeholder {lrr}; did you mean `lr`?",
     ),
     (
         "placeholder-in-both-forms",
@@ -315,6 +317,19 @@ CASES = [
         "params.yaml: template.train.resources.mem_mb: 'lots' should be a int",
     ),
     (
+        "runtime-not-a-duration",
+        "template:\n  train: {cmd: 'run {lr}', resources: {runtime: soon}}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: template.train.resources.runtime: 'soon' is not a duration; "
+        "write minutes (`120`) or e.g. `90s`, `2h`",
+    ),
+    (
+        "runtime-negative",
+        "template:\n  train: {cmd: 'run {lr}', resources: {runtime: -5}}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: template.train.resources.runtime: -5 is not a duration",
+    ),
+    (
         "metric-for-unknown-stage",
         CONFIG + "metrics: {bleu: {stage: tset, regex: 'B = (.+)'}}\n---\nlr: [1]\n",
         [],
@@ -354,7 +369,8 @@ CASES = [
         "names-differ-only-in-case",
         CONFIG + "---\nlr: [Adam, adam]\n",
         [],
-        "would share a directory (names may differ only in letter case)",
+        "params.yaml: document 2 and document 2: experiments `lr=Adam` and `lr=adam` would share "
+        "a directory (names may differ only in letter case)",
     ),
     (
         "ten-million-experiments",
@@ -367,7 +383,14 @@ CASES = [
         + str(list(range(1000)))
         + "\n",
         [],
-        "params.yaml: the grid documents expand to 10,000,000 experiments; "
+        "params.yaml: the grid documents expand to 10,000,000 experiments, more than exptflow "
+        "can compile (at most 5,000,000, even with --yes)",
+    ),
+    (
+        "two-million-experiments",
+        CONFIG + f"---\nlr: {list(range(100))}\na: {list(range(100))}\nb: {list(range(200))}\n",
+        [],
+        "params.yaml: the grid documents expand to 2,000,000 experiments; "
         "check the lists for a typo, or pass --yes to compile them all",
     ),
     (
@@ -380,28 +403,704 @@ CASES = [
         "python-tag",
         CONFIG + "---\nlr: !!python/object/apply:os.system [echo]\n",
         [],
-        "unsupported YAML tag 'tag:yaml.org,2002:python/object/apply:os.system'",
+        "params.yaml: line 5, column 5: unsupported YAML tag "
+        "'tag:yaml.org,2002:python/object/apply:os.system'",
     ),
     ("unknown-argument", GOOD, ["--smaple", "1"], "exptflow compile: unknown arguments: --smaple"),
 ]
 
 
-@pytest.mark.parametrize(
-    ("text", "arguments", "expected"),
-    [pytest.param(text, arguments, expected, id=name) for name, text, arguments, expected in CASES],
+def _stage(extra: str) -> str:
+    """A sweep whose one stage has the long form with ``extra`` keys."""
+    return "template:\n  train: {cmd: 'run {lr}', " + extra + "}\n---\nlr: [1]\n"
+
+
+def _grid(lines: str) -> str:
+    return CONFIG + "---\nlr: [1]\n" + lines
+
+
+NESTED_ANCHORS = "a0: &a0 [1]\n" + "".join(f"a{i}: &a{i} [*a{i - 1}]\n" for i in range(1, 40))
+TEN_BILLION = CONFIG + "---\n" + "".join(f"p{i}: {list(range(10))}\n" for i in range(9))
+TEN_BILLION += f"lr: {list(range(10))}\n"
+TEN_DOCUMENTS = CONFIG + "".join(
+    "---\n" + "".join(f"p{i}: {list(range(d, d + 10))}\n" for i in range(7)) + "lr: [1]\n"
+    for d in range(10)
 )
-def test_bad_sweep_is_refused_with_a_clear_message(
-    chdir_tmp: Path, capsys: pytest.CaptureFixture[str], text: str, arguments: list, expected: str
-) -> None:
-    (chdir_tmp / "params.yaml").write_text(text, encoding="utf-8")
+WRONG_NAME = "param name {} is not valid; start with a letter and use letters, digits, _ and -"
+ALIAS_CHAIN = "sets `b`, which is an alias too; aliases don't chain: list the params `b` sets"
+MAX_EXPERIMENTS = (
+    "more than exptflow can compile (at most 5,000,000, even with --yes); check the lists for "
+    "a typo, or split the sweep into documents with `_title` and compile one `--title` at a time"
+)
+NOT_TEXT = "not a text file (NUL byte at offset {}); save the sweep file as UTF-8 text"
+
+HOSTILE = [
+    # --- reading the file ------------------------------------------------------------------
+    pytest.param(
+        CONFIG + "---\nlr: " + "[" * 100_000 + "\n",
+        [],
+        "params.yaml: line 5, column 36: nested more than 32 levels deep; "
+        "a sweep file needs a few levels, flatten it",
+        id="deep-brackets",
+    ),
+    pytest.param(
+        "{a: " * 100_000 + "\n",
+        [],
+        "params.yaml: line 1, column 126: nested more than 32 levels deep",
+        id="deep-braces",
+    ),
+    pytest.param(
+        CONFIG + "---\nlr:\n" + "- " * 50_000 + "x\n",
+        [],
+        "params.yaml: line 6, column 63: nested more than 32 levels deep",
+        id="deep-block-sequence",
+    ),
+    pytest.param(
+        _grid("x: &a [1, *a]\n"),
+        [],
+        "params.yaml: document 2: a YAML alias refers to the value that holds it; "
+        "write the values out instead",
+        id="recursive-alias",
+    ),
+    pytest.param(
+        _grid(NESTED_ANCHORS),
+        [],
+        "params.yaml: document 2: YAML anchors/aliases nest more than 32 levels deep; "
+        "write the values out instead",
+        id="anchors-nesting-deep",
+    ),
+    pytest.param(
+        "x: &a [1, *a]\n" + CONFIG + "---\nlr: [1]\n",
+        [],
+        "params.yaml: document 1: a YAML alias refers to the value that holds it",
+        id="recursive-alias-in-settings",
+    ),
+    pytest.param(
+        b"template:\n  t: run\x00\n---\na: [1]\n",
+        [],
+        "params.yaml: " + NOT_TEXT.format(18),
+        id="nul-byte",
+    ),
+    pytest.param(bytes(range(256)) * 4, [], "params.yaml: " + NOT_TEXT.format(0), id="binary"),
+    pytest.param(
+        (CONFIG + "---\nlr: [1]\n").encode("utf-16"),
+        [],
+        "params.yaml: UTF-16 text (it starts with a byte order mark); save the file as UTF-8",
+        id="utf-16-bom",
+    ),
+    pytest.param(
+        (CONFIG + "---\nlr: [1]\n").encode("utf-16-be"),
+        [],
+        "params.yaml: " + NOT_TEXT.format(0),
+        id="utf-16-without-bom",
+    ),
+    pytest.param(
+        b"template:\n  t: run \x07\n---\na: [1]\n",
+        [],
+        "params.yaml: line 2, column 10: character U+0007 is not allowed in a YAML file; remove it",
+        id="control-character",
+    ),
+    pytest.param(
+        b"template:\n  t: run \xc3\n",
+        [],
+        "params.yaml: not UTF-8 text (bad byte at offset 19); save the file as UTF-8",
+        id="truncated-utf-8",
+    ),
+    pytest.param(
+        GOOD, ["."], ".: is a directory, not a sweep file; pass the sweep file as", id="dir"
+    ),
+    pytest.param(
+        GOOD,
+        ["missing.yaml"],
+        "missing.yaml: no such file; pass the sweep file as `exptflow compile FILE`",
+        id="missing-file",
+    ),
+    pytest.param(
+        GOOD,
+        ["/dev/zero"],
+        "/dev/zero: not a regular file; pass the sweep file as `exptflow compile FILE`",
+        id="device-file",
+    ),
+    pytest.param(
+        GOOD,
+        ["bad\0name.yaml"],
+        "bad\\x00name.yaml: the file name holds a control character; rename the file",
+        id="nul-in-file-name",
+    ),
+    pytest.param(
+        CONFIG + "---\nlr: [1" + "0" * 5000 + "]\n",
+        [],
+        "params.yaml: line 5, column 6: can't read `10000000000000000000000000000000…` as int; "
+        "quote it to keep it as text",
+        id="int-too-long",
+    ),
+    pytest.param(
+        CONFIG + "---\nlr: [0x" + "f" * 5000 + "]\n",
+        [],
+        "params.yaml: document 2.lr[0]: a whole number beyond 64 bits; quote it to keep it as text",
+        id="hex-int-too-big",
+    ),
+    pytest.param(
+        _grid("d: [2001-13-45]\n"),
+        [],
+        "params.yaml: line 6, column 5: can't read `2001-13-45` as timestamp; quote it",
+        id="impossible-date",
+    ),
+    pytest.param(
+        _grid("d: [!!bool maybe]\n"),
+        [],
+        "params.yaml: line 6, column 5: can't read `maybe` as bool; quote it",
+        id="tagged-bool",
+    ),
+    pytest.param(
+        _grid("d: [!!timestamp nope]\n"),
+        [],
+        "params.yaml: line 6, column 5: can't read `nope` as timestamp",
+        id="tagged-timestamp",
+    ),
+    pytest.param(
+        _grid("d: [!!float abc]\n"),
+        [],
+        "params.yaml: line 6, column 5: can't read `abc` as float",
+        id="tagged-float",
+    ),
+    pytest.param(
+        _grid("[a]: [1]\n"),
+        [],
+        "params.yaml: line 6, column 1: a list or mapping as a key; keys are plain names",
+        id="list-as-key",
+    ),
+    pytest.param(
+        _grid("{a: 1}: [1]\n"),
+        [],
+        "params.yaml: line 6, column 1: a list or mapping as a key",
+        id="mapping-as-key",
+    ),
+    # --- every top-level key of a wrong type ------------------------------------------------
+    pytest.param(
+        "template: 5\n---\nlr: [1]\n",
+        [],
+        "params.yaml: template: a int; give a mapping `stage: command`",
+        id="template-int",
+    ),
+    pytest.param(
+        "template: run it\n---\nlr: [1]\n",
+        [],
+        "params.yaml: template: a str; give a mapping `stage: command`",
+        id="template-str",
+    ),
+    pytest.param(
+        "template:\n  train: [a]\n---\nlr: [1]\n",
+        [],
+        "params.yaml: template.train: a list; give a shell command or a mapping with `cmd`",
+        id="stage-list",
+    ),
+    pytest.param(
+        "template:\n  train: {cmd: [a]}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: template.train.cmd: the stage command is a list; write a command",
+        id="stage-cmd-list",
+    ),
+    pytest.param(
+        'template:\n  train: "run \\0"\n---\nlr: [1]\n',
+        [],
+        "params.yaml: template.train: a NUL character can't be passed to a program; remove it",
+        id="stage-cmd-nul",
+    ),
+    pytest.param(
+        CONFIG + "default: abc\n---\nlr: [1]\n",
+        [],
+        "params.yaml: default: a str; give a mapping `param: value`",
+        id="default-str",
+    ),
+    pytest.param(
+        "template:\n  train: run {lr}\nresource: {a: 1}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: resource: a mapping; give a list of GPU ids",
+        id="resource-mapping",
+    ),
+    pytest.param(
+        "template:\n  train: run {lr}\nresource: [[[0]]]\n---\nlr: [1]\n",
+        [],
+        "params.yaml: resource[0]: [[0]] is not a GPU id list",
+        id="resource-nested-lists",
+    ),
+    pytest.param(
+        "template:\n  train: run {lr}\nresource: ['../../x']\n---\nlr: [1]\n",
+        [],
+        "params.yaml: resource[0]: '../../x' is not a GPU id list",
+        id="resource-path",
+    ),
+    pytest.param(
+        "template:\n  train: run {lr}\nresource: [true]\n---\nlr: [1]\n",
+        [],
+        "params.yaml: resource[0]: true is not a GPU id list",
+        id="resource-boolean",
+    ),
+    pytest.param(
+        CONFIG + "alias: 5\n---\nlr: [1]\n",
+        [],
+        "params.yaml: alias: a int; give a mapping `name: {value: {param: value}}`",
+        id="alias-int",
+    ),
+    pytest.param(
+        CONFIG + "alias: {arch: 5}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: alias.arch: give a mapping `value: {param: value, ...}` or a list of params",
+        id="alias-entry-int",
+    ),
+    pytest.param(
+        CONFIG + "output: [a]\n---\nlr: [1]\n",
+        [],
+        "params.yaml: output: a list; give the experiments directory, e.g. `output`",
+        id="output-list",
+    ),
+    pytest.param(
+        CONFIG + 'output: "a\\0b"\n---\nlr: [1]\n',
+        [],
+        "params.yaml: output: the path holds a control character; remove it",
+        id="output-nul",
+    ),
+    pytest.param(
+        CONFIG + 'output: "a\\nb"\n---\nlr: [1]\n',
+        [],
+        "params.yaml: output: the path holds a control character; remove it",
+        id="output-newline",
+    ),
+    pytest.param(
+        CONFIG + f"output: {'o' * 300}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: output: a path part is longer than 255 bytes; shorten it",
+        id="output-too-long",
+    ),
+    pytest.param(
+        GOOD,
+        ["-o", "a\0b"],
+        "-o: the path holds a control character; remove it",
+        id="output-flag-nul",
+    ),
+    pytest.param(
+        CONFIG + "metrics: [a]\n---\nlr: [1]\n",
+        [],
+        "params.yaml: metrics: a list; give a mapping `name: {stage, regex, reduce}`",
+        id="metrics-list",
+    ),
+    pytest.param(
+        CONFIG + "parsers: {a: b}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: parsers: a mapping; give a list of `module:function` names",
+        id="parsers-mapping",
+    ),
+    pytest.param(
+        _grid("_title: [a]\n"),
+        [],
+        "params.yaml: document 2._title: a list; give a name",
+        id="title-list",
+    ),
+    pytest.param(
+        _grid("_title: true\n"),
+        [],
+        "params.yaml: document 2._title: a boolean; give a name",
+        id="title-boolean",
+    ),
+    pytest.param(
+        _grid("_cmd: {a: 1}\n"),
+        [],
+        "params.yaml: document 2._cmd: give the stages to run as a list, e.g. `[train, test]`",
+        id="cmd-mapping",
+    ),
+    pytest.param(
+        CONFIG + "---\n- lr\n", [], "params.yaml: document 2: the grid is a list", id="grid-list"
+    ),
+    # --- grids -----------------------------------------------------------------------------
+    pytest.param(
+        CONFIG + "---\nlr: null\n",
+        [],
+        "params.yaml: document 2.lr: null where a single value is needed; quote it",
+        id="grid-null",
+    ),
+    pytest.param(
+        CONFIG + "---\nlr: [1, null]\n",
+        [],
+        "params.yaml: document 2.lr[1]: null where a single value is needed; quote it",
+        id="grid-list-with-null",
+    ),
+    pytest.param(
+        TEN_BILLION,
+        [],
+        "params.yaml: the grid documents expand to 10,000,000,000 experiments, " + MAX_EXPERIMENTS,
+        id="ten-billion",
+    ),
+    pytest.param(
+        TEN_BILLION,
+        ["--yes"],
+        "params.yaml: the grid documents expand to 10,000,000,000 experiments, " + MAX_EXPERIMENTS,
+        id="ten-billion-yes",
+    ),
+    pytest.param(
+        TEN_DOCUMENTS,
+        ["--yes", "--dry-run"],
+        "params.yaml: the grid documents expand to 100,000,000 experiments, " + MAX_EXPERIMENTS,
+        id="ten-documents-yes",
+    ),
+    # --- stage long form -------------------------------------------------------------------
+    pytest.param(
+        _stage("gpus: true"),
+        [],
+        "params.yaml: template.train.gpus: true is not a whole number >= 0; write e.g. `1`",
+        id="gpus-boolean",
+    ),
+    pytest.param(
+        _stage("retries: -1"),
+        [],
+        "params.yaml: template.train.retries: -1 is not a whole number >= 0",
+        id="retries-negative",
+    ),
+    pytest.param(
+        _stage("retries: 1.5"),
+        [],
+        "params.yaml: template.train.retries: 1.5 is not a whole number >= 0",
+        id="retries-fraction",
+    ),
+    pytest.param(
+        _stage("pack: -3"),
+        [],
+        "params.yaml: template.train.pack: -3 is not a whole number >= 0",
+        id="pack-negative",
+    ),
+    pytest.param(
+        _stage("pack: yes"),
+        [],
+        "params.yaml: template.train.pack: true is not a whole number >= 0",
+        id="pack-boolean",
+    ),
+    pytest.param(
+        _stage("pack: 0"),
+        [],
+        "params.yaml: template.train.pack: 0 jobs per submission; write e.g. `pack: 20`",
+        id="pack-zero",
+    ),
+    pytest.param(
+        _stage("retries: 0x" + "f" * 5000),
+        [],
+        "params.yaml: template.train.retries: a whole number beyond 64 bits",
+        id="retries-huge",
+    ),
+    pytest.param(
+        _stage("resources: {mem_mb: 0x" + "f" * 5000 + "}"),
+        [],
+        "params.yaml: template.train.resources.mem_mb: a whole number beyond 64 bits",
+        id="resources-huge",
+    ),
+    pytest.param(
+        _stage("resources: [a]"),
+        [],
+        "params.yaml: template.train.resources: a list; give a mapping such as "
+        "`{mem_mb: 8000, runtime: 120}`",
+        id="resources-list",
+    ),
+    pytest.param(
+        _stage("resources: {mem_mb: -5}"),
+        [],
+        "params.yaml: template.train.resources.mem_mb: -5 should be a whole number >= 0",
+        id="resources-negative",
+    ),
+    pytest.param(
+        _stage("resources: {slurm_extra: 5}"),
+        [],
+        "params.yaml: template.train.resources.slurm_extra: 5 should be a str",
+        id="resources-int-for-str",
+    ),
+    pytest.param(
+        _stage('resources: {slurm_extra: "a\\nb"}'),
+        [],
+        "params.yaml: template.train.resources.slurm_extra: a control character can't reach "
+        "the scheduler; remove it",
+        id="resources-newline",
+    ),
+    pytest.param(
+        _stage("resources: {1: 2}"),
+        [],
+        "params.yaml: template.train.resources.1: unknown key `1`; valid keys: constraint,",
+        id="resources-int-key",
+    ),
+    # --- placeholders and stage names -------------------------------------------------------
+    pytest.param(
+        "template:\n  train: run --lr {lr --wd 1\n---\nlr: [1]\n",
+        [],
+        "params.yaml: template.train: unterminated placeholder `{lr`; write {lr}",
+        id="unterminated-brace",
+    ),
+    pytest.param(
+        "template:\n  train: run [lr\n---\nlr: [1]\n",
+        [],
+        "params.yaml: template.train: unterminated placeholder `[lr`; write [lr]",
+        id="unterminated-bracket",
+    ),
+    pytest.param(
+        "template:\n  train: run {_output] {lr}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: template.train: unterminated placeholder `{_output`; write {_output}",
+        id="mismatched-brackets",
+    ),
+    pytest.param(
+        '"train\\n": run {lr}\n'.join(["template:\n  ", "---\nlr: [1]\n"]),
+        [],
+        'params.yaml: template."train\\n": stage names start with a letter',
+        id="stage-name-newline",
+    ),
+    pytest.param(
+        "template:\n  a-b: run {lr}\n  a_b: run\n---\nlr: [1]\n",
+        [],
+        "params.yaml: template.a_b: stages `a-b` and `a_b` would both be rule `a_b`; rename one",
+        id="stage-rule-clash",
+    ),
+    pytest.param(
+        "template:\n  all: run {lr}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: template.all: `all` is a rule exptflow adds to the Snakefile; "
+        "rename the stage",
+        id="stage-named-all",
+    ),
+    pytest.param(
+        "template:\n  if: run {lr}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: template.if: `if` is a Python keyword; rename the stage",
+        id="stage-named-keyword",
+    ),
+    # --- reserved names ---------------------------------------------------------------------
+    pytest.param(
+        _grid("_name: [a]\n"),
+        [],
+        "params.yaml: document 2._name: `_name` is reserved; exptflow sets it, rename your param",
+        id="reserved-name",
+    ),
+    pytest.param(
+        _grid("_time: [a]\n"),
+        [],
+        "params.yaml: document 2._time: `_time` is reserved",
+        id="reserved-time",
+    ),
+    pytest.param(
+        CONFIG + "default: {_output: x}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: default._output: `_output` is reserved",
+        id="reserved-in-default",
+    ),
+    pytest.param(
+        CONFIG + "default: {_seed: 1}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: default._seed: names starting with `_` belong to exptflow; rename your param",
+        id="underscore-in-default",
+    ),
+    pytest.param(
+        CONFIG + "alias: {_arch: [x]}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: alias._arch: names starting with `_` belong to exptflow",
+        id="underscore-alias",
+    ),
+    pytest.param(
+        CONFIG + "alias: {dim: [x, _output]}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: alias.dim[1]: `_output` is reserved",
+        id="reserved-alias-target",
+    ),
+    pytest.param(
+        CONFIG + "alias: {arch: {pre: {_name: 1}}}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: alias.arch.pre._name: `_name` is reserved",
+        id="reserved-alias-mapping-target",
+    ),
+    # --- alias cycles and clashes -----------------------------------------------------------
+    pytest.param(
+        CONFIG + "alias: {a: [b], b: [x]}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: alias.a: " + ALIAS_CHAIN,
+        id="alias-chain",
+    ),
+    pytest.param(
+        CONFIG + "alias: {a: [b], b: [a]}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: alias.b: sets `a`, which is an alias too",
+        id="alias-cycle",
+    ),
+    pytest.param(
+        CONFIG + "alias: {a: [a]}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: alias.a: sets `a`, which is an alias too",
+        id="alias-of-itself",
+    ),
+    pytest.param(
+        CONFIG + "alias: {a: {p: {b: 1}}, b: {q: {x: 1}}}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: alias.a: " + ALIAS_CHAIN,
+        id="alias-mapping-chain",
+    ),
+    pytest.param(
+        "template:\n  t: run [x]\nalias: {a: [x], b: [x]}\n---\na: [1]\nb: [2]\n",
+        [],
+        "params.yaml: document 2.b: sets `x` as alias `a` does; set `x` through one of them",
+        id="two-aliases-one-target",
+    ),
+    pytest.param(
+        "template:\n  t: run [x]\nalias: {a: [x]}\ndefault: {x: 1, a: 2}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: default.x: also set by alias `a`; set `x` or `a` here, not both",
+        id="alias-and-target-in-default",
+    ),
+    # --- metrics and parsers ----------------------------------------------------------------
+    pytest.param(
+        CONFIG + "metrics: {bleu: {stage: train, regex: '('}}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: metrics.bleu.regex: invalid regular expression: missing ), unterminated "
+        "subpattern at position 0",
+        id="regex-unbalanced",
+    ),
+    pytest.param(
+        CONFIG + "metrics: {bleu: {stage: train, regex: '(a{99999999999})'}}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: metrics.bleu.regex: invalid regular expression: the repetition number "
+        "is too large",
+        id="regex-overflow",
+    ),
+    pytest.param(
+        CONFIG
+        + "metrics: {bleu: {stage: train, regex: '"
+        + "(" * 5000
+        + ")" * 5000
+        + "'}}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: metrics.bleu.regex: invalid regular expression: nested too deeply",
+        id="regex-too-deep",
+    ),
+    pytest.param(
+        CONFIG + 'metrics: {"a\\tb": {stage: train, regex: "(.+)"}}\n---\nlr: [1]\n',
+        [],
+        'params.yaml: metrics."a\\tb": a metric name is one line of printable text; rename it',
+        id="metric-name-control",
+    ),
+    pytest.param(
+        CONFIG + "parsers: ['nosuchmodule:parse']\n---\nlr: [1]\n",
+        [],
+        "params.yaml: parsers[0]: no module `nosuchmodule` (no nosuchmodule.py beside the "
+        "Snakefile, none installed); fix the name",
+        id="parser-missing-module",
+    ),
+    # --- param names ------------------------------------------------------------------------
+    *(
+        pytest.param(
+            _grid(f"{key}: [1]\n"),
+            [],
+            f"params.yaml: document 2.{shown}: " + WRONG_NAME.format(name),
+            id=f"param-name-{label}",
+        )
+        for label, key, shown, name in [
+            ("slash", "a/b", "a/b", "'a/b'"),
+            ("dots", "'..'", "..", "'..'"),
+            ("equals", "'a=b'", "a=b", "'a=b'"),
+            ("plus", "'a+b'", "a+b", "'a+b'"),
+            ("space", "'a b'", "a b", "'a b'"),
+            ("nul", '"a\\0b"', '"a\\u0000b"', "'a\\x00b'"),
+            ("newline", '"lr\\n"', '"lr\\n"', "'lr\\n'"),
+            ("null", "null", "null", "null"),
+            ("boolean", "true", "true", "true"),
+            ("float", "1.5", "1.5", "1.5"),
+        ]
+    ),
+    pytest.param(
+        CONFIG + "default: {a/b: 1}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: default.a/b: " + WRONG_NAME.format("'a/b'"),
+        id="default-name-slash",
+    ),
+    pytest.param(
+        CONFIG + "alias: {dim: [x, ../y]}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: alias.dim[1]: " + WRONG_NAME.format("'../y'"),
+        id="alias-list-target-name",
+    ),
+    pytest.param(
+        CONFIG + 'alias: {arch: {pre: {"a\\nb": 1}}}\n---\nlr: [1]\n',
+        [],
+        'params.yaml: alias.arch.pre."a\\nb": ' + WRONG_NAME.format("'a\\nb'"),
+        id="alias-mapping-target-name",
+    ),
+    pytest.param(
+        CONFIG + "alias: {a+b: [x]}\n---\nlr: [1]\n",
+        [],
+        "params.yaml: alias.a+b: " + WRONG_NAME.format("'a+b'"),
+        id="alias-name-plus",
+    ),
+    pytest.param(
+        "1: x\n" + GOOD,
+        [],
+        "params.yaml: 1: unknown key `1`; valid keys: alias, default,",
+        id="top-level-int-key",
+    ),
+    pytest.param(
+        "null: x\n" + GOOD,
+        [],
+        "params.yaml: null: unknown key `null`; valid keys: alias, default,",
+        id="top-level-null-key",
+    ),
+    pytest.param(
+        "template:\n  null: run\n---\nlr: [1]\n",
+        [],
+        "params.yaml: template.null: stage names start with a letter",
+        id="stage-null-key",
+    ),
+    pytest.param(
+        CONFIG + f"---\nlr: [1]\n? {'x' * 10_000}/\n: [1]\n",
+        [],
+        "params.yaml: document 2.xxxxxxxxxxxxxxxx",
+        id="very-long-key",
+    ),
+]
+
+
+def _files(directory: Path) -> list[str]:
+    return sorted(str(path.relative_to(directory)) for path in directory.rglob("*"))
+
+
+def _refuse(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """Run the CLI in-process; check exit code 2, one line per problem, no traceback."""
     started = time.perf_counter()
-    code = main(["compile", *arguments])
+    code = main(argv)
+    elapsed = time.perf_counter() - started
     error = capsys.readouterr().err
-    assert time.perf_counter() - started < 10, "refused quickly"
-    assert code == 2
-    assert expected in error
+    assert code == 2, error
+    assert elapsed < 1, f"refused in {elapsed:.2f} s"
     assert error.startswith("error: ") and "Traceback" not in error
-    assert sorted(p.name for p in chdir_tmp.iterdir()) == ["params.yaml"], "nothing written"
+    return error
+
+
+def _check_lines(error: str, expected: str) -> None:
+    """Every problem is one short line naming the file (or the flag) it is about."""
+    source = expected.split(": ")[0]
+    for line in error.removeprefix("error: ").splitlines():
+        assert line.startswith(f"{source}: "), line
+        assert len(line) < 400, line
+
+
+ALL_CASES = [
+    pytest.param(text, arguments, expected, id=name) for name, text, arguments, expected in CASES
+] + HOSTILE
+
+
+@pytest.mark.parametrize(("text", "arguments", "expected"), ALL_CASES)
+def test_bad_sweep_is_refused_with_a_clear_message(
+    chdir_tmp: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str | bytes,
+    arguments: list,
+    expected: str,
+) -> None:
+    sweep = chdir_tmp / "params.yaml"
+    sweep.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    error = _refuse(capsys, ["compile", *arguments])
+    assert expected in error
+    _check_lines(error, expected)
+    assert _files(chdir_tmp) == ["params.yaml"], "nothing written"
 
 
 def test_there_are_at_least_forty_cases() -> None:
@@ -457,3 +1156,108 @@ def test_debug_variable_shows_the_traceback(
 def test_missing_sweep_file(chdir_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compile", "sweep.yaml"]) == 2
     assert "sweep.yaml: no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "arguments"),
+    [
+        pytest.param(CONFIG + "---\nlr: [1]\n" + BOMB, [], id="billion-laughs"),
+        pytest.param(CONFIG + "---\nlr: " + "[" * 100_000 + "\n", [], id="deep-brackets"),
+        pytest.param(_grid(NESTED_ANCHORS), [], id="anchors-nesting-deep"),
+        pytest.param(TEN_BILLION, ["--yes"], id="ten-billion-yes"),
+        pytest.param(TEN_DOCUMENTS, ["--yes"], id="ten-documents-yes"),
+    ],
+)
+def test_hostile_input_is_refused_in_bounded_memory(
+    chdir_tmp: Path, capsys: pytest.CaptureFixture[str], text: str, arguments: list
+) -> None:
+    (chdir_tmp / "params.yaml").write_text(text, encoding="utf-8")
+    tracemalloc.start()
+    try:
+        assert main(["compile", *arguments]) == 2
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_unsafe_values_and_names_stay_one_directory_under_the_output(chdir_tmp: Path) -> None:
+    """Values with `/`, `..`, newlines and names of many bytes give single, short directory
+    names: nothing nests or escapes the output root."""
+    long_name = "a" + "名" * 200
+    write_sweep(
+        chdir_tmp,
+        "template:\n  t: echo {v} {"
+        + long_name
+        + "} > {_output}/x\n---\n"
+        + 'v: ["../../x", "a/b", "..", "a\\nb", "/etc/passwd", "'
+        + "y" * 400
+        + '"]\n'
+        + f"{long_name}: [1]\n",
+    )
+    assert main(["compile"]) == 0
+    table = json.loads((chdir_tmp / "experiments.json").read_text())["experiments"]
+    assert len(table) == 6
+    for name in table:
+        assert "/" not in name and "\n" not in name and name not in (".", "..")
+        assert len(name.encode("utf-8")) <= 255, name
+    assert sorted(p.name for p in chdir_tmp.iterdir()) == [
+        "Snakefile",
+        "experiments.json",
+        "params.yaml",
+        "profiles",
+    ]
+
+
+def test_shell_braces_that_are_not_placeholders_still_compile(
+    chdir_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A UTF-8 byte order mark, shell braces and globs, and a merge key are all fine.
+    text = (
+        "\ufefftemplate:\n  t: &t {cmd: \"awk '{print $1}' {a,b} [ -f x ] ${lr} --lr {lr}\"}\n"
+        "  u:\n    <<: *t\n    retries: 1\n---\nlr: [1]\n"
+    )
+    (chdir_tmp / "params.yaml").write_text(text, encoding="utf-8")
+    assert main(["compile", "--dry-run"]) == 0
+    assert "awk '{print $1}' {a,b} [ -f x ] ${lr} --lr 1" in capsys.readouterr().out
+
+
+def test_bad_sweep_for_run_writes_nothing(
+    chdir_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (chdir_tmp / "params.yaml").write_text(TEN_BILLION, encoding="utf-8")
+    error = _refuse(capsys, ["run", "--yes"])
+    assert "even with --yes" in error
+    assert _files(chdir_tmp) == ["params.yaml"]
+
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(directory)): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file() and path.name != "params.yaml"
+    }
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param("template:\n  train: echo {lr} {wd}\n---\nlr: [1]\n", id="unknown-param"),
+        pytest.param("template:\n  train: echo {lr}\n---\nlr: [" * 1000, id="deep"),
+        pytest.param(
+            "template:\n  train: echo {lr}\noutput: ../../x\n---\n'../lr': [1]\n", id="bad-name"
+        ),
+    ],
+)
+def test_invalid_edit_after_a_run_leaves_every_file_as_it_was(tmp_path: Path, bad: str) -> None:
+    write_sweep(tmp_path, "template:\n  train: echo {lr} > {_output}/out\n---\nlr: [1, 2]\n")
+    exptflow(tmp_path, "run", "--cores", "1")
+    before = _snapshot(tmp_path)
+    assert any(name.endswith("/out") for name in before)
+    write_sweep(tmp_path, bad)
+    for verb in ("compile", "run"):
+        result = exptflow(tmp_path, verb, check=False)
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+    assert _snapshot(tmp_path) == before

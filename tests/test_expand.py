@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
+from exptflow import spec
 from exptflow.expand import expand, orphans
 from exptflow.naming import MAX_NAME_LENGTH, experiment_name
 from exptflow.render import render
@@ -176,3 +179,23 @@ def test_render(template: str, params: dict, expected: str) -> None:
 def test_multiline_command_is_folded() -> None:
     sweep = sweep_of("template:\n  t: |\n    run\n      --a {a}\n---\na: 1\n")
     assert sweep.stages[0].command == "run --a {a}"
+
+
+@pytest.mark.parametrize(
+    ("runtime", "minutes", "limit"),
+    [
+        pytest.param(120, 120, 7200.0, id="whole-minutes"),
+        pytest.param("90s", 2, 90.0, id="seconds-round-up-for-the-cluster"),
+        pytest.param("1.5h", 90, 5400.0, id="hours"),
+        pytest.param("1s", 1, 1.0, id="at-least-one-minute-for-the-cluster"),
+    ],
+)
+def test_runtime_gives_cluster_minutes_and_an_exact_local_limit(
+    tmp_path: Path, runtime: object, minutes: int, limit: float
+) -> None:
+    sweep = tmp_path / "params.yaml"
+    sweep.write_text(
+        f"template:\n  train: {{cmd: run, resources: {{runtime: {runtime}}}}}\n---\na: [1]\n"
+    )
+    stage = spec.load(sweep).stages[0]
+    assert (stage.resources["runtime"], stage.time_limit) == (minutes, limit)
