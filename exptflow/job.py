@@ -280,7 +280,8 @@ def _start(
     slot: Slot | None,  # type: ignore[valid-type]
     devices: str | None,
 ):
-    """Record the stage as running, then start it in its own process group under a guard."""
+    """Record the stage as running, then start it in its own process group, reaped if this
+    process dies."""
     started = time.time()
     stamp = time.strftime(TIME_FORMAT, time.localtime(started))
     log, log_descriptor = _open_log(paths, request.stage, stamp)
@@ -295,14 +296,14 @@ def _start(
         "host": os.uname().nodename,
         # What records the end; `exptflow status` tells it from a later process of that pid.
         "pid": os.getpid(),
-        "pid_start": supervision.process_start_time(os.getpid()),
+        "pid_start": supervision.own_start_time(),
         "cuda_visible_devices": devices,
         "slot_lock": str(slot.lock) if slot else None,
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         "run_id": os.environ.get("EXPTFLOW_RUN_ID"),
         "time_limit": request.time_limit,
     }
-    guard_read, guard_write = os.pipe()
+    reaper = supervision.reaper_pipe()
     try:
         write_json(paths.record(request.stage), record)  # before the stage: none runs unrecorded
         process = subprocess.Popen(
@@ -311,32 +312,19 @@ def _start(
                 "-o",
                 "pipefail",
                 "-c",
-                supervision.guard_prefix(guard_read, killed_marker) + request.command,
+                supervision.enlist_prefix(reaper, killed_marker) + request.command,
             ],
             stdin=subprocess.DEVNULL,
             stdout=log_descriptor,
             stderr=subprocess.STDOUT,
             env=_environment(request, paths, devices, stamp),
-            pass_fds=(*held, guard_read),  # the stage and its guard hold the locks too
-            start_new_session=True,  # its own group: the guard and a time limit end all of it
+            pass_fds=(*held, reaper),  # the stage holds the locks too
+            start_new_session=True,  # its own group: its reaper and a time limit end all of it
         )
-    except BaseException:
-        os.close(guard_write)
-        raise
     finally:
         os.close(log_descriptor)
-        os.close(guard_read)
     supervision.register(process.pid)
-    return process, record, log, guard_write
-
-
-def _end_guard(process: subprocess.Popen[bytes], guard: int) -> None:
-    """The stage ended under the wrapper's eye: its guard ends what it left behind, quietly."""
-    supervision.unregister(process.pid)
-    try:
-        os.write(guard, supervision.ENDED)
-    finally:
-        os.close(guard)
+    return process, record, log
 
 
 def _finish(paths: ExperimentPaths, record: dict[str, Any], outcome: Outcome) -> None:
@@ -383,13 +371,13 @@ def _supervised_run(
     devices, slot = _devices(request)
     if slot:
         held.append(slot.descriptor)
-    process, record, log, guard = _start(request, paths, held, slot, devices)
+    process, record, log = _start(request, paths, held, slot, devices)
     try:
         if forward_signals:
             _forward_signals(process)
         outcome = _wait(process, paths.record(request.stage), request.time_limit)
     finally:
-        _end_guard(process, guard)
+        supervision.unregister(process.pid)
     _finish(paths, record, outcome)
     if outcome.code == 0:
         return 0, ""

@@ -55,7 +55,7 @@ class ExperimentPaths:
         return self.meta / f"stage.{stage}.lock"
 
     def killed_marker(self, stage: str) -> Path:
-        """Written by the stage's guard when whatever supervised the stage died."""
+        """Written by the stage's reaper when whatever supervised the stage died."""
         return self.meta / f"stage.{stage}.killed"
 
     def done(self, stage: str) -> Path:

@@ -4,7 +4,7 @@ After ``kill -9`` or a power cut Snakemake alone needs ``--unlock`` then
 ``--rerun-incomplete``; this does both, and refuses to start beside a live Snakemake
 working in this directory. Ctrl-C cancels cleanly: Snakemake runs in its own process group,
 which gets SIGTERM and passes it on to the stages: they stop and are recorded as killed,
-Snakemake removes partial outputs. A second Ctrl-C kills the group (the stages' guards end
+Snakemake removes partial outputs. A second Ctrl-C kills the group (the stages' reaper ends
 them). Snakemake dies with this process, even with its ``kill -9``.
 """
 

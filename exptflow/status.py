@@ -61,7 +61,7 @@ def _beats(paths: ExperimentPaths, stage: str, now: float) -> bool:
 def _running_state(
     paths: ExperimentPaths, stage: str, record: dict[str, Any], now: float
 ) -> StageState:
-    """A running record's truth: running, killed (its guard said so) or lost."""
+    """A running record's truth: running, killed (its reaper said so) or lost."""
     alive = _alive_here(record)
     if alive is None:
         in_queue = cluster.job_in_queue(record.get("slurm_job_id"))

@@ -1,9 +1,12 @@
 """Who owns a stage's processes, and how they end with their owner.
 
-A stage's command runs in its own process group. A small guard, forked by the stage's own
-shell, waits on a pipe whose only writer is the wrapper: when the wrapper's process dies
-(``kill -9`` of Snakemake, the OOM killer's usual pick), the kernel closes the pipe and the
-guard marks the stage killed and kills its whole group, so no stage outlives its supervisor.
+A stage's command runs in its own process group. Each supervising process (Snakemake, or a
+wrapper process) has one reaper: a small shell in its own session that reads, from a pipe,
+the groups of the stages started and ended. When the supervisor dies, even by ``kill -9``
+(the OOM killer's usual pick: Snakemake is the big process), the kernel closes the pipe, and
+the reaper marks each stage still listed as killed and kills its whole group, so no stage
+outlives its supervisor. A stage lists itself, as the first thing its shell does, through a
+copy of the pipe it holds until then: a supervisor dying while a stage starts leaves no gap.
 Signals a user sends to Snakemake (Ctrl-C, ``kill -TERM``) are passed on to the stage groups
 by ``forward_signals``.
 
@@ -32,9 +35,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-# What the wrapper writes to the guard when the stage ended under its eye: anything else
-# (end of file with nothing read) means the wrapper died.
-ENDED = b"ended\n"
 # A stage whose owner died is still being killed for a moment: a second run waits this long
 # for its lock before it gives up on that stage.
 LOCK_WAIT_SECONDS = 5.0
@@ -44,24 +44,51 @@ LOCK_POLL_SECONDS = 0.05
 HEARTBEAT_SECONDS = 30.0
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
+# Lines "+ GROUP MARKER" (a stage started) and "- GROUP" (it ended under its supervisor's eye);
+# at end of input, every group still listed lost its supervisor.
+REAPER = r"""
+trap '' INT TERM HUP
+declare -A live
+while read -r op group marker; do
+  case $op in
+    +) live[$group]=$marker ;;
+    -) unset "live[$group]" ;;
+  esac
+done
+for group in "${!live[@]}"; do
+  : > "${live[$group]}"
+  kill -KILL -- "-$group"
+done
+""".strip()
+
 _live_groups: set[int] = set()  # process groups of the stages this process supervises
 _groups_lock = threading.Lock()
 # The signal passed on to the stages, once one was: a stage starting after it gets it too.
 _stopping: list[int] = []
+_reaper: dict[int, subprocess.Popen[bytes]] = {}  # by the pid of the process it watches
 
 
-def guard_prefix(read_descriptor: int, killed_marker: Path) -> str:
-    """Shell text run before the stage's command, on its first line (its line numbers stay).
+def reaper_pipe() -> int:
+    """The write end of the pipe to this process's reaper (started on first use)."""
+    with _groups_lock:
+        reaper = _reaper.get(os.getpid())
+        if reaper is None:
+            reaper = subprocess.Popen(
+                ["bash", "-c", REAPER],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a signal to this process's group spares it
+            )
+            _reaper[os.getpid()] = reaper
+    return reaper.stdin.fileno()  # type: ignore[union-attr]
 
-    The guard ignores the signals meant for the stage, is disowned (a ``wait`` in the
-    command does not wait for it), and the command itself does not inherit the pipe.
-    """
-    marker = shlex.quote(str(killed_marker))
-    return (
-        f"( trap '' INT TERM HUP; read -r why <&{read_descriptor}; "
-        f'[ -n "$why" ] || : > {marker}; kill -KILL -- -$$ ) & disown; '
-        f"exec {read_descriptor}<&-; "
-    )
+
+def enlist_prefix(pipe: int, killed_marker: Path) -> str:
+    """Shell text run before the stage's command, on its first line (its line numbers stay):
+    the stage lists its own group with the reaper, then closes its copy of the pipe."""
+    marker = shlex.quote(os.path.abspath(killed_marker))
+    return f'echo "+ $$ "{marker} >&{pipe}; exec {pipe}>&-; '
 
 
 def register(group: int) -> None:
@@ -74,8 +101,15 @@ def register(group: int) -> None:
 
 
 def unregister(group: int) -> None:
+    """The stage ended: end what it left running, and strike it off the reaper's list."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGKILL)
     with _groups_lock:
         _live_groups.discard(group)
+        reaper = _reaper.get(os.getpid())
+        if reaper is not None:
+            with contextlib.suppress(OSError):  # a reaper killed by hand: nothing to tell
+                os.write(reaper.stdin.fileno(), f"- {group}\n".encode())  # type: ignore[union-attr]
 
 
 def signal_stages(signum: int) -> None:
@@ -154,6 +188,17 @@ def _stat(pid: int) -> list[bytes] | None:
         return None
     # The command name (field 2) may hold spaces and parentheses: count from its end.
     return stat[stat.rindex(b")") + 2 :].split()
+
+
+_own_start: dict[int, int | None] = {}
+
+
+def own_start_time() -> int | None:
+    """``process_start_time`` of this process, read once."""
+    pid = os.getpid()
+    if pid not in _own_start:
+        _own_start[pid] = process_start_time(pid)
+    return _own_start[pid]
 
 
 def process_start_time(pid: int) -> int | None:
