@@ -182,12 +182,14 @@ def test_failed_and_cancelled_stages_rerun_alone(tmp_path: Path) -> None:
     assert "3 experiments, 6 stages: 6 done" in exptflow(tmp_path, "status").stdout
 
 
-def session_members(session: int) -> list[int]:
+def related(session: int = -1, parent: int = -1) -> list[int]:
+    """Processes of this session, or children of this parent (from /proc)."""
     members = []
     for entry in Path("/proc").iterdir():
         with contextlib.suppress(OSError, ValueError):
             stat = (entry / "stat").read_text()
-            if int(stat[stat.rindex(")") + 2 :].split()[3]) == session:
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[3]) == session or int(fields[1]) == parent:
                 members.append(int(entry.name))
     return members
 
@@ -231,7 +233,8 @@ def test_a_stage_whose_job_dies_without_a_word_is_lost_and_reruns(tmp_path: Path
     node_side = [int(stage_pid.read_text()), record["pid"]]
     for pid in node_side:
         os.kill(pid, signal.SIGSTOP)
-    node_side += session_members(node_side[0])  # the stopped stage forks no more
+    # The stopped stage forks no more; the stopped Snakemake starts no more (its reaper, too).
+    node_side += related(session=node_side[0]) + related(parent=record["pid"])
     for pid in node_side:
         os.kill(pid, signal.SIGSTOP)
     wait_for(lambda: stopped(node_side), timeout=60)
