@@ -30,9 +30,10 @@ from typing import Any
 
 from exptflow.bulk import paused_gc
 from exptflow.metrics import METRICS, SERIES, SUMMARY
-from exptflow.paths import META, ExperimentPaths, SweepPaths, existing_directories
+from exptflow.paths import META, ExperimentPaths
 from exptflow.records import read_json
 from exptflow.status import RUNNING, stage_status
+from exptflow.table import describes, members, read_table
 
 Parser = Callable[[Path, dict[str, Any]], dict[str, Any]]
 CACHE_VERSION = 1
@@ -73,6 +74,8 @@ class Sources:
     regexes: tuple[LogRegex, ...] = ()
     parsers: tuple[str, ...] = ()
     workdir: Path = Path(".")
+    compiled: bool = False  # a compiled table describes the root: it says what the sweep is
+    include_stale: bool = False  # also the directories the sweep no longer lists
 
     def fingerprint(self) -> str:
         text = json.dumps([[r.__dict__ for r in self.regexes], list(self.parsers)], sort_keys=True)
@@ -88,13 +91,17 @@ class Collection:
     warnings: list[str] = field(default_factory=list)
     read: int = 0  # experiments whose files were read this time
     reused: int = 0  # experiments whose cached row was still valid
+    marked: bool = False  # rows have ``in_sweep`` (False: a directory the sweep no longer lists)
 
 
-def sources_from_table(workdir: Path = Path("."), output: str | None = None) -> Sources:
-    """The compiled sweep's experiments and metric sources; a bare output root works too."""
-    table = read_json(SweepPaths(workdir).table) or {}
+def sources_from_table(
+    workdir: Path = Path("."), output: str | None = None, include_stale: bool = False
+) -> Sources:
+    """The compiled sweep's experiments and metric sources; a bare output root works too
+    (then every directory under it is collected)."""
+    table = read_table(workdir) or {}
     root = workdir / (output or table.get("output", "output"))
-    if table and (workdir / table.get("output", "")).resolve() != root.resolve():
+    if table and not describes(table, workdir, root):
         table = {}
     regexes = tuple(LogRegex(**entry) for entry in table.get("metrics", []))
     return Sources(
@@ -103,6 +110,8 @@ def sources_from_table(workdir: Path = Path("."), output: str | None = None) -> 
         regexes=regexes,
         parsers=tuple(table.get("parsers", [])),
         workdir=workdir,
+        compiled=bool(table),
+        include_stale=include_stale,
     )
 
 
@@ -262,7 +271,7 @@ def read_experiment(
     warnings: list[str] = []
     params = read_json(paths.params_file)
     params = params if isinstance(params, dict) else entry.get("params", {})
-    stages = entry.get("stages") or [p.name[len("stage.") : -len(".json")] for p in paths.records()]
+    stages = entry.get("stages") or paths.recorded_stages()
     statuses = [stage_status(paths, stage, time.time()) for stage in stages]
     metrics = _read_json_object(paths.file(METRICS), warnings)
     metrics.update(series_last_values(paths.file(SERIES), warnings))
@@ -343,8 +352,8 @@ def _save_cache(sources: Sources, rows: dict[str, Any]) -> None:
 
 
 def _names(sources: Sources) -> list[str]:
-    extra = existing_directories(sources.output) - set(sources.experiments) - {META}
-    return list(sources.experiments) + sorted(extra)
+    listed = sources.experiments if sources.compiled else None
+    return members(sources.output, listed).shown(sources.include_stale)
 
 
 def _is_running(entry: dict[str, Any]) -> bool:
@@ -361,7 +370,7 @@ def _collect(sources: Sources, use_cache: bool) -> Collection:
     cache = _load_cache(sources) if use_cache else {}
     parsers = [(name, _import_parser(name, sources.workdir)) for name in sources.parsers]
     fresh: dict[str, Any] = {}
-    collection = Collection([], [], [], [])
+    collection = Collection([], [], [], [], marked=sources.compiled and sources.include_stale)
     for name in _names(sources):
         paths = ExperimentPaths.of(sources.output, name)
         mark = signature(paths, sources)
@@ -374,7 +383,7 @@ def _collect(sources: Sources, use_cache: bool) -> Collection:
             entry["signature"] = mark
         if not _is_running(entry):  # a running stage's duration changes: never cache it
             fresh[name] = entry
-        _add(collection, name, entry, paths)
+        _add(collection, name, entry, paths, name in sources.experiments)
     if use_cache and (collection.read or len(fresh) != len(cache)):
         _save_cache(sources, fresh)
     return collection
@@ -384,11 +393,15 @@ def _extend(names: list[str], new: Iterable[str]) -> None:
     names.extend(name for name in new if name not in names)
 
 
-def _add(collection: Collection, name: str, entry: dict[str, Any], paths: ExperimentPaths) -> None:
+def _add(
+    collection: Collection, name: str, entry: dict[str, Any], paths: ExperimentPaths, listed: bool
+) -> None:
     _extend(collection.params, entry["params"])
     _extend(collection.stages, entry["stages"])
     _extend(collection.metrics, entry["metrics"])
     row: dict[str, Any] = {"experiment": name, **entry["params"]}
+    if collection.marked:
+        row["in_sweep"] = listed
     for stage, (state, duration) in entry["stages"].items():
         row[f"{stage}_state"] = state
         row[f"{stage}_duration"] = duration
@@ -414,7 +427,11 @@ def varying(rows: list[dict[str, Any]], keys: Iterable[str]) -> list[str]:
 def table_columns(collection: Collection) -> list[str]:
     params = varying(collection.rows, collection.params) if len(collection.rows) > 1 else []
     stages = [f"{stage}_{what}" for stage in collection.stages for what in ("state", "duration")]
-    return ["experiment", *params, *stages, *collection.metrics, "directory"]
+    return [*leading_columns(collection), *params, *stages, *collection.metrics, "directory"]
+
+
+def leading_columns(collection: Collection) -> list[str]:
+    return ["experiment", "in_sweep"] if collection.marked else ["experiment"]
 
 
 def _cell(value: Any) -> str:

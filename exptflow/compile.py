@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +16,10 @@ from pathlib import Path
 from exptflow import expand as expansion
 from exptflow import generate, identity, spec
 from exptflow.bulk import paused_gc
-from exptflow.errors import UserInputError
+from exptflow.errors import OtherSweepError, UserInputError
 from exptflow.paths import SweepPaths
 from exptflow.plan import DONE, NEW, OUTDATED, Plan, make_plan
+from exptflow.table import recorded_sweep
 
 # Past this many experiments compile asks for --yes: a typo in a grid should not hang a laptop.
 LARGE_SWEEP = 1_000_000
@@ -36,6 +38,7 @@ class CompileOptions:
     seed: int = 0
     rename_changed: bool = False
     yes: bool = False
+    replace: bool = False  # compile over another sweep's Snakefile and table
 
 
 @dataclass(frozen=True)
@@ -158,11 +161,35 @@ def dry_run_lines(plan_: Plan) -> list[str]:
     return [f"{job.stage}\t{job.directory}\t{job.command}" for job in plan_.to_run()]
 
 
+def check_same_sweep(options: CompileOptions) -> None:
+    """One directory, one sweep: its Snakefile and table are the sweep's.
+
+    Compiling another sweep file here would swap them under the first sweep's runs (and its
+    results table would lose every row); so only with ``--replace``. Neither way touches the
+    first sweep's experiment directories.
+    """
+    workdir = Path(options.workdir)
+    recorded = recorded_sweep(workdir)
+    if options.replace or recorded is None:
+        return
+    if (workdir / recorded).resolve() == (workdir / options.sweep).resolve():
+        return
+    paths = SweepPaths(workdir)
+    raise OtherSweepError(
+        f"{paths.snakefile} and {paths.table} were compiled from {recorded}, not "
+        f"{options.sweep}: one directory holds one sweep. To keep both, compile "
+        f"{options.sweep} in a directory of its own; to replace {recorded}'s Snakefile and "
+        f"table, run `exptflow compile {shlex.quote(options.sweep)} --replace` "
+        f"({recorded}'s experiment directories are kept either way)"
+    )
+
+
 def compile_sweep(options: CompileOptions) -> tuple[Plan, list[Written]]:
     from exptflow.run import refuse_beside_live_run
 
     # Rewriting the table under a live run would change what its collector reads.
     refuse_beside_live_run(Path(options.workdir), "exptflow compile")
     with paused_gc():
-        plan_ = plan(options)
+        plan_ = plan(options)  # first: a missing or broken sweep file is the error to show
+        check_same_sweep(options)
         return plan_, write(plan_, options.workdir)

@@ -29,6 +29,14 @@ class IdentityConflictError(UserInputError):
     """An experiment directory already holds a different resolved param set."""
 
 
+class OtherSweepError(UserInputError):
+    """The directory's Snakefile and table were compiled from another sweep file."""
+
+
+class NothingCompiledError(UserInputError):
+    """No compiled experiments table says which experiments are in the sweep."""
+
+
 class WorkflowStateError(ExptflowError):
     """The on-disk state of a sweep prevents the requested action."""
 

@@ -85,6 +85,10 @@ class ExperimentPaths:
     def records(self) -> list[Path]:
         return sorted(self.meta.glob("stage.*.json"))
 
+    def recorded_stages(self) -> list[str]:
+        """The stages that have a record, from the records' names."""
+        return [path.name[len("stage.") : -len(".json")] for path in self.records()]
+
 
 class SweepPaths:
     """The files of a compiled sweep, relative to the directory it was compiled in."""
@@ -123,6 +127,15 @@ class SweepPaths:
 
     def run(self, run_id: str) -> Path:
         return self.runs / run_id
+
+    @property
+    def archive(self) -> Path:
+        """Where ``exptflow clean --yes`` moves experiments the sweep no longer lists."""
+        return self.output / META / "archive"
+
+    def archived(self, stamp: str) -> Path:
+        """One ``exptflow clean --yes``: the experiment directories it moved, intact."""
+        return self.archive / stamp
 
     def detached_log(self, stamp: str) -> Path:
         """Output of a run started with ``exptflow run --detach``."""

@@ -21,6 +21,7 @@ def load(
     group_over: Sequence[str] | None = None,
     workdir: str | Path | None = None,
     warn: bool = True,
+    all: bool = False,
 ) -> pd.DataFrame:
     """One row per experiment: ``experiment``, params, ``<stage>_state``, ``<stage>_duration``,
     metrics and ``directory``.
@@ -29,12 +30,15 @@ def load(
     backquote names with a dash: ``` `early-stop` ```). ``group_over=["seed"]`` averages the
     metrics over those params: ``<metric>_mean``, ``_std`` and ``_count`` per combination of
     the other params. ``df.attrs`` lists the ``params``, ``stages`` and ``metrics`` columns.
+
+    Only the compiled sweep's experiments, as in ``results.tsv``; ``all=True`` adds the
+    directories of experiments no longer in the sweep, with a column ``in_sweep`` (False).
     """
     output = Path(output_dir)
     if workdir is None:  # where the sweep was compiled: usually the output root's parent
         beside = output.resolve().parent
         workdir = beside if SweepPaths(beside).table.exists() else Path(".")
-    sources = collector.sources_from_table(Path(workdir), str(output.resolve()))
+    sources = collector.sources_from_table(Path(workdir), str(output.resolve()), all)
     collection = collector.collect(sources)
     _apply_registered(collection)
     if warn:
@@ -62,7 +66,7 @@ def _apply_registered(collection: collector.Collection) -> None:
 
 
 def to_frame(collection: collector.Collection) -> pd.DataFrame:
-    columns = ["experiment", *collection.params]
+    columns = [*collector.leading_columns(collection), *collection.params]
     columns += [f"{s}_{w}" for s in collection.stages for w in ("state", "duration")]
     columns += [*collection.metrics, "directory"]
     frame = pd.DataFrame(collection.rows, columns=columns)

@@ -56,8 +56,7 @@ def settle_interrupted(output: Path, names: Sequence[str]) -> int:
     now = time.time()
     for name in names:
         paths = ExperimentPaths.of(output, name)
-        for path in paths.records():
-            stage = path.name[len("stage.") : -len(".json")]
+        for stage in paths.recorded_stages():
             status = stage_status(paths, stage, now)
             recorded = (status.record or {}).get("state")
             if recorded == StageState.RUNNING and status.state in (

@@ -5,18 +5,19 @@ Needs no Snakemake and no lock, so it works while a run is going and on another 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from exptflow import cluster, supervision
-from exptflow.paths import ExperimentPaths, SweepPaths, existing_directories
+from exptflow.paths import ExperimentPaths
 from exptflow.records import read_json
 from exptflow.states import DISPLAY_ORDER, StageState
+from exptflow.table import Members, compiled_table, members
 
 # Kept for the modules that compare states as text.
 PENDING, RUNNING, DONE, FAILED, KILLED = (
@@ -86,19 +87,11 @@ def stage_status(paths: ExperimentPaths, stage: str, now: float) -> StageStatus:
     return StageStatus(stage, state, None, record)
 
 
-def _recorded_stages(paths: ExperimentPaths) -> list[str]:
-    return [path.name[len("stage.") : -len(".json")] for path in paths.records()]
-
-
-def _expected(workdir: Path, output: Path) -> dict[str, dict[str, str]]:
+def _expected(workdir: Path, output: Path) -> dict[str, dict[str, str]] | None:
     """Experiment → {stage: command}, from the compiled table when it describes this output."""
-    paths = SweepPaths(workdir)
-    try:
-        table = json.loads(paths.table.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-    if (workdir / table.get("output", "")).resolve() != output.resolve():
-        return {}
+    table = compiled_table(workdir, output)
+    if table is None:
+        return None
     return {
         name: {stage: entry["commands"].get(stage) for stage in entry["stages"]}
         for name, entry in table["experiments"].items()
@@ -119,18 +112,34 @@ def mark_outdated(statuses: list[StageStatus], commands: dict[str, str]) -> list
     return marked
 
 
-def sweep_status(output: Path, workdir: Path = Path(".")) -> dict[str, list[StageStatus]]:
+def sweep_status(
+    output: Path, workdir: Path = Path("."), include_stale: bool = False
+) -> dict[str, list[StageStatus]]:
+    """The compiled sweep's experiments (``include_stale``: and those it no longer lists)."""
+    return _sweep_status(output, workdir, include_stale)[0]
+
+
+def status_report(output: Path, workdir: Path = Path("."), include_stale: bool = False) -> str:
+    """``exptflow status``: experiments no longer in the sweep are marked, or counted if hidden."""
+    statuses, sweep = _sweep_status(output, workdir, include_stale)
+    return format_status(statuses, sweep.not_in_sweep)
+
+
+def _sweep_status(
+    output: Path, workdir: Path, include_stale: bool
+) -> tuple[dict[str, list[StageStatus]], Members]:
     expected = _expected(workdir, output)
-    names = list(expected) + sorted(existing_directories(output) - set(expected) - {".exptflow"})
+    sweep = members(output, expected)
+    stages_of = expected or {}
     now = time.time()
     statuses = {}
-    for name in names:
+    for name in sweep.shown(include_stale):
         paths = ExperimentPaths.of(output, name)
-        commands = expected.get(name)
-        stages = list(commands) if commands else _recorded_stages(paths)
+        commands = stages_of.get(name)
+        stages = list(commands) if commands else paths.recorded_stages()
         found = [stage_status(paths, stage, now) for stage in stages]
         statuses[name] = mark_outdated(found, commands) if commands else found
-    return statuses
+    return statuses, sweep
 
 
 def _cell(status: StageStatus) -> str:
@@ -147,10 +156,16 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
-def format_status(statuses: dict[str, list[StageStatus]]) -> str:
+def format_status(
+    statuses: dict[str, list[StageStatus]], not_in_sweep: Collection[str] = ()
+) -> str:
+    """One line per experiment, then totals; ``not_in_sweep`` are marked when shown and
+    counted in a last line when not."""
     if not statuses:
-        return "no experiments yet"
+        return _with_hidden("no experiments yet", statuses, not_in_sweep)
     rows = [[name, *map(_cell, stages)] for name, stages in statuses.items()]
+    marked = set(not_in_sweep)
+    rows = [[*row, NOT_IN_SWEEP] if row[0] in marked else row for row in rows]
     widths = [max(len(row[i]) for row in rows if len(row) > i) for i in range(max(map(len, rows)))]
     lines = [
         "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
@@ -158,4 +173,17 @@ def format_status(statuses: dict[str, list[StageStatus]]) -> str:
     counts = Counter(s.state for stages in statuses.values() for s in stages)
     total = ", ".join(f"{counts[state]} {state}" for state in DISPLAY_ORDER if counts[state])
     lines.append(f"{len(statuses)} experiments, {sum(counts.values())} stages: {total}")
-    return "\n".join(lines)
+    return _with_hidden("\n".join(lines), statuses, not_in_sweep)
+
+
+NOT_IN_SWEEP = "(not in the sweep)"
+
+
+def _with_hidden(text: str, shown: Collection[str], not_in_sweep: Collection[str]) -> str:
+    hidden = [name for name in not_in_sweep if name not in shown]
+    if not hidden:
+        return text
+    return (
+        f"{text}\n{len(hidden)} experiment(s) not in the sweep hidden: "
+        "`exptflow status --all` shows them, `exptflow clean` archives them"
+    )

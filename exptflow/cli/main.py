@@ -9,6 +9,7 @@ import traceback
 from collections.abc import Sequence
 
 from exptflow import __version__
+from exptflow.cli import clean as clean_verb
 from exptflow.cli import compile as compile_verb
 from exptflow.cli import plot as plot_verb
 from exptflow.cli import run as run_verb
@@ -22,6 +23,7 @@ VERBS = {
     "status": status_verb,
     "show": show_verb,
     "plot": plot_verb,
+    "clean": clean_verb,
 }
 
 

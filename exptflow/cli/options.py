@@ -20,6 +20,11 @@ def add_compile_options(parser: argparse.ArgumentParser) -> None:
         help="give experiments whose directory holds other params a new directory",
     )
     parser.add_argument("--yes", action="store_true", help="compile even a huge sweep")
+    parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the Snakefile and table another sweep file compiled here",
+    )
 
 
 def compile_options(arguments: argparse.Namespace, sweep: str) -> CompileOptions:
@@ -33,6 +38,7 @@ def compile_options(arguments: argparse.Namespace, sweep: str) -> CompileOptions
         seed=arguments.seed,
         rename_changed=arguments.rename_changed,
         yes=arguments.yes,
+        replace=arguments.replace,
     )
 
 

@@ -22,6 +22,11 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     )
     parser.add_argument("--columns", nargs="+", metavar="COLUMN", help="show only these columns")
     parser.add_argument("--all-columns", action="store_true", help="show constant columns too")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="also experiments no longer in the sweep (column in_sweep: False)",
+    )
     parser.add_argument("--format", "-f", choices=FORMATS, default="table")
 
 
@@ -31,7 +36,8 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     from exptflow import show
     from exptflow.results import load
 
-    frame = load(arguments.output or default_output(), arguments.query, arguments.group_over)
+    output = arguments.output or default_output()
+    frame = load(output, arguments.query, arguments.group_over, all=arguments.all)
     if arguments.sort:
         if arguments.sort not in frame.columns:
             raise UserInputError(f"--sort {arguments.sort}: no such column")

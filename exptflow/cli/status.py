@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 
 from exptflow.errors import UserInputError
-from exptflow.status import format_status, sweep_status
+from exptflow.status import status_report
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     parser = verbs.add_parser(name, help="each experiment's stages, read from the files")
     parser.add_argument("-o", "--output", help="experiments root (default: the compiled sweep's)")
+    parser.add_argument(
+        "--all", action="store_true", help="also experiments no longer in the sweep (marked)"
+    )
 
 
 def default_output() -> str:
@@ -26,5 +29,5 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     if extra:
         raise UserInputError(f"exptflow status: unknown arguments: {' '.join(extra)}")
     output = Path(arguments.output or default_output())
-    print(format_status(sweep_status(output)))
+    print(status_report(output, include_stale=arguments.all))
     return 0
