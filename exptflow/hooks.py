@@ -6,17 +6,30 @@ from __future__ import annotations
 import gc
 import importlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
-from exptflow import supervision
 from exptflow.job import provenance_ready
 
 # The scheduler's timer function (snakemake/scheduling/job_scheduler.py, spelled so).
 REEVALUATION = "JobScheduler._schedule_reevalutation"
 
 
+# Snakemake's local executor (snakemake/executors/local.py) runs jobs in the thread pool
+# `Executor.pool`, of `cores + 5` workers, reached from the workflow as below.
+SCHEDULER, EXECUTOR, POOL = "scheduler", "_executor", "pool"
+
+
+def make_room_for_slots(workflow: object, slots: int) -> None:
+    """One more worker per GPU slot: a GPU stage takes no core (``threads: 0``) but a worker,
+    and more slots than ``cores + 5`` would otherwise leave slots idle."""
+    executor = getattr(getattr(workflow, SCHEDULER, None), EXECUTOR, None)
+    pool = getattr(executor, POOL, None)
+    if isinstance(pool, ThreadPoolExecutor):
+        pool._max_workers += slots  # it starts threads lazily, up to this bound
+
+
 def before_run(run_dir: str, sweep: str) -> None:
-    """``onstart``: signals passed on to the stages; provenance and pandas, beside the first
-    stages instead of before them.
+    """``onstart``: provenance and pandas, beside the first stages instead of before them.
 
     Capturing provenance imports gitpython and asks git for the state of the repository
     (0.1 s here; seconds in a large repository); stages start meanwhile, and each waits for
@@ -25,7 +38,6 @@ def before_run(run_dir: str, sweep: str) -> None:
     0.35 s during which no job starts, unless it is imported already. Neither thread is a
     daemon: an interpreter exiting mid-import is no place to be.
     """
-    supervision.forward_signals()  # after the scheduler set its SIGTERM handler: chained
     provenance_ready.clear()
     threading.Thread(target=_capture, args=(run_dir, sweep), name="exptflow-provenance").start()
     threading.Thread(target=importlib.import_module, args=("pandas",), name="exptflow-warm").start()

@@ -148,8 +148,9 @@ def _forward_signals(process: subprocess.Popen[bytes]) -> None:
     stopping: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
-        if process.poll() is None:
-            supervision.signal_stages(signum)
+        if process.returncode is not None:  # it ended: its own status tells how
+            return
+        supervision.signal_stages(signum)
         if not stopping:
             stopping.append(signum)
             raise _Stop(signum)
@@ -187,8 +188,10 @@ def _wait(process: subprocess.Popen[bytes], record_path: Path, time_limit: float
     try:
         return _supervise(process, record_path, time_limit)
     except _Stop as stop:  # process form: a signal to the wrapper, passed on to the stage
-        _stop(process, stop.signum)
-        return Outcome(128 + stop.signum, signal.Signals(stop.signum).name)
+        status = _stop(process, stop.signum)
+        if status == 0 or _signal_name(status):
+            return _outcome(status)
+        return Outcome(status, signal.Signals(stop.signum).name)
 
 
 def _signal_name(status: int) -> str | None:
@@ -210,10 +213,10 @@ def _outcome(status: int) -> Outcome:
 
 
 def _state(outcome: Outcome) -> StageState:
+    if outcome.timed_out:  # even one that exits 0 when told to stop: it did not finish
+        return StageState.TIMED_OUT
     if outcome.code == 0:
         return StageState.DONE
-    if outcome.timed_out:
-        return StageState.TIMED_OUT
     return StageState.KILLED if outcome.signal else StageState.FAILED
 
 
@@ -338,7 +341,8 @@ def _finish(paths: ExperimentPaths, record: dict[str, Any], outcome: Outcome) ->
         **_run_provenance(),
     )
     write_json(paths.record(record["stage"]), record)
-    if outcome.code == 0:  # right after the record: `exptflow run` repairs a kill between the two
+    # Right after the record: `exptflow run` repairs a kill between the two.
+    if record["state"] == StageState.DONE:
         paths.done(record["stage"]).touch()
     append_line(paths.history, record)
 
@@ -379,9 +383,9 @@ def _supervised_run(
     finally:
         supervision.unregister(process.pid)
     _finish(paths, record, outcome)
-    if outcome.code == 0:
+    if _state(outcome) == StageState.DONE:
         return 0, ""
-    return outcome.code, _describe(request, paths, outcome, log)
+    return outcome.code or 1, _describe(request, paths, outcome, log)
 
 
 def run_stage(request: StageRequest, forward_signals: bool = False) -> tuple[int, str]:

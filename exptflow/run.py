@@ -82,18 +82,27 @@ def _snakemake_processes_in(workdir: Path) -> list[int]:
     """PIDs of live Snakemake processes whose working directory is ``workdir``."""
     target = workdir.resolve()
     found = []
+    if not Path("/proc").is_dir():  # not Linux: Snakemake's own lock still guards the directory
+        return found
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-            if not any(b"snakemake" in part for part in command[:3]):
+            if not _is_snakemake((entry / "cmdline").read_bytes().split(b"\0")):
                 continue
             if Path(os.readlink(entry / "cwd")) == target:
                 found.append(int(entry.name))
         except OSError:
             continue
     return found
+
+
+def _is_snakemake(command: list[bytes]) -> bool:
+    """``snakemake ...``, ``python -m snakemake ...`` or ``python .../bin/snakemake ...``."""
+    names = [os.path.basename(part) for part in command[:3]]
+    if names and names[0] == b"snakemake":
+        return True
+    return len(names) > 1 and (names[1] == b"snakemake" or names[1:3] == [b"-m", b"snakemake"])
 
 
 def recover_from_crash(workdir: Path) -> tuple[bool, int]:

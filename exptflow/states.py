@@ -35,5 +35,3 @@ DISPLAY_ORDER = (
     StageState.LOST,
     StageState.PENDING,
 )
-# The states after which Snakemake must run the stage again.
-UNFINISHED = frozenset(set(StageState) - {StageState.DONE, StageState.RUNNING})

@@ -72,7 +72,7 @@ def reaper_pipe() -> int:
     """The write end of the pipe to this process's reaper (started on first use)."""
     with _groups_lock:
         reaper = _reaper.get(os.getpid())
-        if reaper is None:
+        if reaper is None or reaper.poll() is not None:  # first use, or killed by hand
             reaper = subprocess.Popen(
                 ["bash", "-c", REAPER],
                 stdin=subprocess.PIPE,
@@ -88,7 +88,7 @@ def enlist_prefix(pipe: int, killed_marker: Path) -> str:
     """Shell text run before the stage's command, on its first line (its line numbers stay):
     the stage lists its own group with the reaper, then closes its copy of the pipe."""
     marker = shlex.quote(os.path.abspath(killed_marker))
-    return f'echo "+ $$ "{marker} >&{pipe}; exec {pipe}>&-; '
+    return f'trap "" PIPE; echo "+ $$ "{marker} >&{pipe}; trap - PIPE; exec {pipe}>&-; '
 
 
 def register(group: int) -> None:
@@ -128,7 +128,10 @@ def forward_signals() -> None:
     reaches only Snakemake, which would otherwise wait for them to finish.
     """
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _forwarder(signal.getsignal(signum)))
+        previous = signal.getsignal(signum)
+        if previous in (signal.SIG_IGN, None) or getattr(previous, "forwards", False):
+            continue  # ignored (`nohup`), set outside Python, or passed on already
+        signal.signal(signum, _forwarder(previous))
 
 
 def _forwarder(previous: object) -> Callable[[int, object], None]:
@@ -142,6 +145,7 @@ def _forwarder(previous: object) -> Callable[[int, object], None]:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
 
+    forward.forwards = True  # type: ignore[attr-defined]
     return forward
 
 

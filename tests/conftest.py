@@ -87,7 +87,7 @@ def wait_for(condition: Callable[[], object], timeout: float = 120.0, what: str 
 
 
 def processes_in(directory: Path) -> list[str]:
-    """``pid command`` of every live process working in ``directory`` (from /proc)."""
+    """``pid command`` of every live process working in ``directory`` or below (from /proc)."""
     target = directory.resolve()
     found = []
     for entry in Path("/proc").iterdir():
@@ -95,7 +95,8 @@ def processes_in(directory: Path) -> list[str]:
             continue
         try:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-            if command and Path(os.readlink(entry / "cwd")) == target:
+            cwd = Path(os.readlink(entry / "cwd"))
+            if command and (cwd == target or target in cwd.parents):
                 found.append(f"{entry.name} {command}")
         except OSError:
             continue

@@ -95,9 +95,15 @@ a: 1
 def kill_during_train(directory: Path) -> Path:
     """Start the sweep, kill -9 everything while train runs; the train record's path."""
     record = directory / "output/a=1/.exptflow/stage.train.json"
+    trains = executions(directory / "started").count("train")
     (directory / "go").unlink(missing_ok=True)
     run = start_run(directory)
-    wait_for(lambda: record.exists() and json.loads(record.read_text())["state"] == "running")
+
+    def train_runs() -> bool:  # its record says so, and its command has begun
+        began = executions(directory / "started").count("train") > trains
+        return began and json.loads(record.read_text())["state"] == "running"
+
+    wait_for(train_runs, what="train to run")
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
     (directory / "go").touch()

@@ -14,12 +14,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from conftest import executions, exptflow, wait_for, write_sweep
+from conftest import executions, exptflow, processes_in, wait_for, write_sweep
 from exptflow.slots import lock_names
 
 pytestmark = pytest.mark.slow
@@ -31,7 +30,8 @@ from pathlib import Path
 def slow(directory, record):
     Path("collecting").touch()
     time.sleep(0.4)
-    return {"files": len(list(directory.iterdir()))}
+    # Logs left out: each run a kill stopped leaves its own log.
+    return {"files": len([p for p in directory.iterdir() if not p.name.startswith("log.")])}
 """
 
 SWEEP = """
@@ -58,10 +58,12 @@ def start(directory: Path, *command: str) -> subprocess.Popen[bytes]:
     )
 
 
-def kill(process: subprocess.Popen[bytes]) -> None:
+def kill(process: subprocess.Popen[bytes], directory: Path) -> None:
+    """kill -9 of the process group of an exptflow command: nothing of its run may survive."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    wait_for(lambda: not processes_in(directory), timeout=30, what="the killed run to end")
 
 
 def finished_stages(directory: Path) -> set[str]:
@@ -71,6 +73,12 @@ def finished_stages(directory: Path) -> set[str]:
         if record["state"] == "done":
             done.add(f"{path.parent.parent.name}/{record['stage']}")
     return done
+
+
+def note_finished(directory: Path, seen: dict[str, int]) -> None:
+    started = len(executions(directory / "started"))
+    for stage in finished_stages(directory):
+        seen.setdefault(stage, started)
 
 
 def comparable_table(directory: Path) -> list[dict[str, str]]:
@@ -103,31 +111,33 @@ def test_kill_9_at_random_moments_then_resume(tmp_path: Path, isolated_gpu_locks
 
     seed = int(os.environ.get("EXPTFLOW_CRASH_SEED", random.randrange(1_000_000)))
     chaos = random.Random(seed)
-    finished_before_kills: set[str] = set()
+    # Stage -> how many lines `started` had when it was first seen finished: a kill may stop a
+    # stage before it finishes (and it reruns), but once finished it never starts again.
+    finished_before_kills: dict[str, int] = {}
 
     compiling = start(crashed, "compile")  # a kill during compile
     time.sleep(chaos.uniform(0.05, 0.4))
-    kill(compiling)
+    kill(compiling, crashed)
     for _ in range(4):  # kills at random moments of the run: stages and gaps between them
         run = start_and_wait_for_progress(crashed)
         time.sleep(chaos.uniform(0.0, 1.5))
-        kill(run)
-        finished_before_kills |= finished_stages(crashed)
+        kill(run, crashed)
+        note_finished(crashed, finished_before_kills)
     (crashed / "collecting").unlink(missing_ok=True)
     run = start(crashed, "run")  # a kill while the collector reads the directories
     deadline = time.time() + 120
     while not (crashed / "collecting").exists() and run.poll() is None and time.time() < deadline:
         time.sleep(0.02)
-    kill(run)
-    finished_before_kills |= finished_stages(crashed)
+    kill(run, crashed)
+    note_finished(crashed, finished_before_kills)
 
     exptflow(crashed, "run")
 
     note = f"(EXPTFLOW_CRASH_SEED={seed})"
-    starts = Counter(executions(crashed / "started"))
     assert finished_before_kills, f"no stage had finished before the kills {note}"
-    for stage in finished_before_kills:
-        assert starts[stage] == 1, f"{stage} had finished but ran again {note}"
+    started = executions(crashed / "started")
+    for stage, seen_at in finished_before_kills.items():
+        assert stage not in started[seen_at:], f"{stage} had finished but ran again {note}"
     assert finished_stages(crashed) == finished_stages(clean), note
     assert comparable_table(crashed) == comparable_table(clean), note
     leftovers = [p for p in (crashed / "output").rglob("*") if p.name.endswith(".tmp")]

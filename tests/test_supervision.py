@@ -115,7 +115,11 @@ def test_ctrl_c_on_plain_snakemake_stops_its_stages(tmp_path: Path) -> None:
 
 def test_a_live_run_refuses_a_second_run_and_a_compile(tmp_path: Path) -> None:
     write_sweep(tmp_path, GATED)
+    (tmp_path / "snakemake.log").touch()
+    follower = start(tmp_path, "tail", "-f", "snakemake.log")  # not a run: no refusal
+    wait_for(lambda: processes_in(tmp_path), what="tail to start")
     exptflow(tmp_path, "compile")
+    follower.kill()
     table = (tmp_path / "experiments.json").read_bytes()
     run = start(tmp_path, sys.executable, "-m", "snakemake")
     wait_for(lambda: both_trains_run(tmp_path), what="both trains to run")
@@ -221,39 +225,47 @@ def test_a_runtime_limit_stops_the_stage(tmp_path: Path) -> None:
         template:
           train:
             cmd: >
-              trap 'echo stopping; exit 5' TERM;
+              trap 'echo stopping; exit {code}' TERM;
               if [ {speed} = slow ]; then sleep 60 & wait; fi
-            resources: {runtime: 1s}
+            resources: {runtime: 5s}
         ---
-        speed: [slow, fast]
+        speed: [slow]
+        code: [0, 5]
+        ---
+        speed: [fast]
+        code: [0]
         """,
     )
     result = exptflow(tmp_path, "run", check=False)
 
     assert result.returncode != 0
-    slow = json.loads((tmp_path / "output/speed=slow/.exptflow/stage.train.json").read_text())
-    assert (slow["state"], slow["exit_code"], slow["time_limit"]) == ("timed-out", 5, 1)
-    assert 1 <= slow["duration"] < 30
-    assert state_of(tmp_path, "speed=fast", "train") == "done"
-    assert "stopping" in next((tmp_path / "output/speed=slow").glob("log.train.*")).read_text()
-    assert "ran past its time limit (1 s) and was stopped" in result.stdout + result.stderr
+    for code in (0, 5):  # exit 0 when told to stop is no finish either
+        name = f"code={code}+speed=slow"
+        slow = json.loads((tmp_path / f"output/{name}/.exptflow/stage.train.json").read_text())
+        assert (slow["state"], slow["exit_code"], slow["time_limit"]) == ("timed-out", code, 5)
+        assert 5 <= slow["duration"] < 60
+        assert not (tmp_path / f"output/{name}/.exptflow/train.done").exists()
+        assert "stopping" in next((tmp_path / f"output/{name}").glob("log.train.*")).read_text()
+    assert state_of(tmp_path, "code=0+speed=fast", "train") == "done"
+    assert "ran past its time limit (5 s) and was stopped" in result.stdout + result.stderr
     no_process_left(tmp_path)
 
 
 def test_every_gpu_slot_runs_at_once_whatever_the_core_count(tmp_path: Path) -> None:
-    # Each train waits until all four have arrived: it can only pass with four at once.
+    # Each train waits until all eight have arrived: it can only pass with eight at once,
+    # more than Snakemake's cores + 5 job threads at --cores 1.
     write_sweep(
         tmp_path,
         """
         template:
           train: >
             echo {_name} >> arrived &&
-            for i in $(seq 1200); do [ $(wc -l < arrived) -ge 4 ] && exit 0; sleep 0.05; done;
+            for i in $(seq 1200); do [ $(wc -l < arrived) -ge 8 ] && exit 0; sleep 0.05; done;
             exit 1
           cpu: {cmd: sleep 0.3, gpus: 0}
-        resource: [0, 1, 2, 3]
+        resource: [0, 1, 2, 3, 4, 5, 6, 7]
         ---
-        a: [1, 2, 3, 4]
+        a: [1, 2, 3, 4, 5, 6, 7, 8]
         """,
     )
     exptflow(tmp_path, "compile")
