@@ -65,12 +65,13 @@ def plan_experiment(
     output: str,
     experiment: Experiment,
     directory_name: str,
-    exists: bool,
+    existing: Path | None,
 ) -> PlannedExperiment:
+    """``existing``: the experiment's directory as this process reaches it, if it exists."""
     directory = f"{output}/{directory_name}"
     reserved = render.reserved_values(directory, directory_name)
     params = experiment.params
-    if not exists:  # the common case, kept lean: big sweeps plan 100,000s of these
+    if existing is None:  # the common case, kept lean: big sweeps plan 100,000s of these
         jobs = tuple(
             [
                 Job(stage, directory, renderers[stage](params, reserved), NEW)
@@ -78,7 +79,7 @@ def plan_experiment(
             ]
         )
         return PlannedExperiment(experiment, directory_name, jobs)
-    paths = ExperimentPaths(directory)
+    paths = ExperimentPaths(existing)  # the commands' `directory` is relative to the workdir
     planned = []
     reruns = False
     for stage in experiment.stages:
@@ -97,10 +98,15 @@ def make_plan(
     workdir: Path,
     orphans: list[str],
 ) -> Plan:
-    existing = existing_directories(workdir / output)
+    root = workdir / output
+    existing = existing_directories(root)
+
+    def reached(name: str) -> Path | None:
+        return root / name if name in existing else None
+
     renderers = {stage.name: render.Renderer(stage.tokens) for stage in sweep.stages}
     planned = tuple(
-        plan_experiment(renderers, output, e, directories[e.name], directories[e.name] in existing)
+        plan_experiment(renderers, output, e, directories[e.name], reached(directories[e.name]))
         for e in experiments
     )
     return Plan(sweep, output, planned, tuple(orphans))
