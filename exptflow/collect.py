@@ -337,7 +337,7 @@ def _load_cache(sources: Sources) -> dict[str, Any]:
         and cache.get("version") == CACHE_VERSION
         and cache.get("sources") == sources.fingerprint()
     )
-    return cache["rows"] if valid else {}
+    return cache["rows"] if valid else {}  # type: ignore[index]
 
 
 def _save_cache(sources: Sources, rows: dict[str, Any]) -> None:

@@ -32,7 +32,7 @@ def _done_parts() -> tuple[str, str]:
 
 
 def _directives(stage: Stage, has_slots: bool, remaining: int) -> str:
-    resources_ = {}
+    resources_: dict[str, int | str] = {}
     if has_slots and stage.uses_gpu:
         resources_["gpu_slot"] = 1
     if stage.gpus:
@@ -150,9 +150,10 @@ def _line_encoder() -> Callable[[Any], str]:
     """A compact JSON encoder built once (``json.dumps`` rebuilds one per call)."""
     from json import encoder
 
-    if encoder.c_make_encoder is None:
+    c_make_encoder = getattr(encoder, "c_make_encoder", None)  # the C speed-up, if built
+    if c_make_encoder is None:
         return json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-    make = encoder.c_make_encoder(
+    make = c_make_encoder(
         None, None, encoder.encode_basestring, None, ": ", ", ", False, False, True
     )
     return lambda value: "".join(make(value, 0))

@@ -265,7 +265,7 @@ def _run_provenance() -> dict[str, Any]:
     return _provenance[run_dir]
 
 
-def _devices(request: StageRequest) -> tuple[str | None, Slot | None]:  # type: ignore[valid-type]
+def _devices(request: StageRequest) -> tuple[str | None, Slot | None]:
     if under_cluster_scheduler(os.environ):  # keep the GPUs it gave (or none), never slots
         return os.environ.get("CUDA_VISIBLE_DEVICES"), None
     if request.no_gpu:
@@ -280,7 +280,7 @@ def _start(
     request: StageRequest,
     paths: ExperimentPaths,
     held: list[int],
-    slot: Slot | None,  # type: ignore[valid-type]
+    slot: Slot | None,
     devices: str | None,
 ):
     """Record the stage as running, then start it in its own process group, reaped if this

@@ -60,7 +60,7 @@ def log(step: int | None = None, **metrics: Any) -> None:
     directory = target()
     if directory is None:
         return
-    point = {"step": step} if step is not None else {}
+    point: dict[str, object] = {"step": step} if step is not None else {}
     point.update({name: _plain(value) for name, value in metrics.items()})
     point["time"] = time.time()
     with open(directory / SERIES, "a", encoding="utf-8") as handle:

@@ -58,7 +58,7 @@ def experiment_name(swept: Mapping[str, Scalar], order: Sequence[str] | None = N
     ``order``: ``sorted(swept)``, when the caller names many experiments with the same keys.
     """
     keys = order if order is not None else sorted(swept)
-    parts = [_part(key, swept[key], type(swept[key])) for key in keys]
+    parts = [_part(key, swept[key], type(swept[key])) for key in keys]  # type: ignore[arg-type]
     texts, faithful = zip(*parts, strict=True) if parts else ((), ())
     name = SEPARATOR.join(texts) or EMPTY_NAME
     if all(faithful) and len(name) <= MAX_NAME_LENGTH and _fits(name):

@@ -82,7 +82,7 @@ def _quoted(value: Scalar, kind: type) -> str:
 
 
 def quote(value: Scalar) -> str:
-    return _quoted(value, type(value))
+    return _quoted(value, type(value))  # type: ignore[arg-type]  # a type is hashable
 
 
 @lru_cache(maxsize=65536)
@@ -122,7 +122,7 @@ class Renderer:
 
 
 def _flag_of(param: str, value: Scalar) -> str:
-    return _flag(param, value, type(value))
+    return _flag(param, value, type(value))  # type: ignore[arg-type]  # a type is hashable
 
 
 def reserved_values(directory: str, name: str) -> dict[str, str]:

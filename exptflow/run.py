@@ -81,7 +81,7 @@ def _write_settled(paths: ExperimentPaths, record: dict, state: str) -> None:
 def _snakemake_processes_in(workdir: Path) -> list[int]:
     """PIDs of live Snakemake processes whose working directory is ``workdir``."""
     target = workdir.resolve()
-    found = []
+    found: list[int] = []
     if not Path("/proc").is_dir():  # not Linux: Snakemake's own lock still guards the directory
         return found
     for entry in Path("/proc").iterdir():

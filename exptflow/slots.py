@@ -52,7 +52,7 @@ def _lock_dir(directory: Path) -> Path:
     return directory
 
 
-def acquire(slots: Sequence[str], directory: Path, poll: float = 0.05) -> Slot:  # type: ignore[valid-type]
+def acquire(slots: Sequence[str], directory: Path, poll: float = 0.05) -> Slot:
     """Block until one slot is free and return it locked.
 
     Snakemake runs at most ``len(slots)`` GPU jobs at once, so one sweep never waits here;

@@ -16,7 +16,7 @@ import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from exptflow import render
 from exptflow.errors import SweepFileError, problem
@@ -241,7 +241,7 @@ def _resources(data: object, where: str, issues: Issues) -> dict[str, int | str]
         elif isinstance(value, str) and not value.isprintable():
             issues.add(join(where, key), "a control character can't reach the scheduler; remove it")
         else:
-            result[key] = value
+            result[key] = cast("int | str", value)  # checked against RESOURCE_TYPES
     return result
 
 

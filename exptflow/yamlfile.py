@@ -54,22 +54,22 @@ class _StrictLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent: Node | None, index: object) -> Node:
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
                 raise _Refusal(
                     problem=f"nested more than {MAX_DEPTH} levels deep; "
                     "a sweep file needs a few levels, flatten it",
-                    problem_mark=self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                    problem_mark=self.peek_event().start_mark,
                 )
-            return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
     def construct_object(self, node: Node, deep: bool = False) -> Any:
         try:
-            return super().construct_object(node, deep=deep)  # type: ignore[no-untyped-call]
+            return super().construct_object(node, deep=deep)
         except (ValueError, KeyError, AttributeError, OverflowError):
             # ``!!bool maybe``, ``2001-13-45``, an int of 5,000 digits: PyYAML's constructors
             # let Python's own errors through.
@@ -106,7 +106,7 @@ class _StrictLoader(yaml.SafeLoader):
 
 _StrictLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _StrictLoader.construct_mapping,  # type: ignore[arg-type]
+    _StrictLoader.construct_mapping,
 )
 
 
@@ -233,9 +233,11 @@ def load_documents(path: Path, source: str | None = None) -> list[Any]:
 def _documents(text: str, source: str) -> list[Any]:
     loader = _StrictLoader(text)
     try:
-        documents = []
+        documents: list[Any] = []
         while loader.check_node():
             node = loader.get_node()
+            if node is None:  # check_node said there is one
+                break
             _check_expansion(node, f"document {len(documents) + 1}", source)
             documents.append(loader.construct_document(node))
         return documents
