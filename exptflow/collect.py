@@ -30,7 +30,7 @@ from typing import Any
 
 from exptflow.bulk import paused_gc
 from exptflow.metrics import METRICS, SERIES, SUMMARY
-from exptflow.paths import META, ExperimentPaths
+from exptflow.paths import ExperimentPaths, OutputPaths
 from exptflow.records import read_json
 from exptflow.status import RUNNING, stage_status
 from exptflow.table import describes, members, read_table
@@ -317,17 +317,17 @@ def signature(paths: ExperimentPaths, sources: Sources) -> list[Any]:
     file of the directory is checked.
     """
     if sources.parsers:
-        return [_listing(paths.root), _listing(f"{paths.root}/{META}")]
+        return [_listing(paths.root), _listing(paths.meta_file)]
     return [
         _stat(paths.root),
-        _stat(f"{paths.root}/{META}"),
+        _stat(paths.meta_file),
         _stat(paths.file(METRICS)),
         _stat(paths.file(SERIES)),
     ]
 
 
 def _cache_path(sources: Sources) -> Path:
-    return sources.output / META / "collect-cache.json"
+    return OutputPaths(sources.output).collect_cache
 
 
 def _load_cache(sources: Sources) -> dict[str, Any]:
@@ -454,7 +454,7 @@ def write_table(collection: Collection, path: Path) -> None:
 
 
 def results_path(sources: Sources) -> Path:
-    return sources.output / "results.tsv"
+    return OutputPaths(sources.output).results
 
 
 def main(argv: Sequence[str] | None = None) -> int:

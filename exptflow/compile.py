@@ -19,7 +19,7 @@ from exptflow.bulk import paused_gc
 from exptflow.errors import OtherSweepError, UserInputError
 from exptflow.paths import SweepPaths
 from exptflow.plan import DONE, NEW, OUTDATED, Plan, make_plan
-from exptflow.table import recorded_sweep
+from exptflow.table import recorded_sweep, table_text
 
 # Past this many experiments compile asks for --yes: a typo in a grid should not hang a laptop.
 LARGE_SWEEP = 1_000_000
@@ -135,7 +135,7 @@ def write(plan_: Plan, workdir: str = ".") -> list[Written]:
     paths = SweepPaths(workdir, plan_.output)
     # Every text first: a failure while generating leaves the files of the last compile as
     # they were, never a new table beside an old Snakefile.
-    table = generate.experiments_table(plan_)
+    table = table_text(plan_)
     snakefile = generate.snakefile(plan_, paths.table.name)
     profiles = {name: generate.cluster_profile(plan_, name) for name in ("slurm", "kubernetes")}
     default = generate.default_profile(plan_)

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from importlib import resources
 from string import Template
-from typing import Any
 
 from exptflow import __version__
-from exptflow.paths import ExperimentPaths
+from exptflow.paths import ExperimentPaths, OutputPaths
 from exptflow.plan import Plan
 from exptflow.spec import Stage, rule_name
 
@@ -99,6 +97,11 @@ def _rule(stage: Stage, has_slots: bool, remaining: int) -> str:
     )
 
 
+def _imports(packed: bool) -> list[str]:
+    """The standard library modules the Snakefile uses (the process form needs three more)."""
+    return sorted(["os", "time", *(["json", "shlex", "sys"] if packed else [])])
+
+
 def snakefile(plan: Plan, table: str) -> str:
     before, after = _done_parts()
     sweep = plan.sweep
@@ -112,51 +115,18 @@ def snakefile(plan: Plan, table: str) -> str:
         sweep=sweep.source,
         sweep_literal=json.dumps(sweep.source),
         output_literal=json.dumps(plan.output),
+        results_literal=json.dumps(OutputPaths(plan.output).results.as_posix()),
+        runs_literal=json.dumps(OutputPaths(plan.output).runs.as_posix()),
         table=table,
         table_literal=json.dumps(table),
         slots_literal=json.dumps(list(sweep.slots)),
-        process_imports="import shlex\nimport sys\n" if packed else "",
+        imports="\n".join(f"import {name}" for name in _imports(packed)),
         process_form=PROCESS_FORM if packed else "",
         process_functions=PROCESS_FUNCTIONS if packed else "",
         done_before=before,
         done_after=after,
         rules=rules,
     )
-
-
-def experiments_table(plan: Plan) -> str:
-    """The per-experiment values the Snakefile reads: params, stages and commands.
-
-    One experiment per line: readable in a diff, and written by the C JSON encoder.
-    """
-    encode = _line_encoder()
-    header = {
-        "sweep": plan.sweep.source,
-        "output": plan.output,
-        "metrics": [metric.__dict__ for metric in plan.sweep.metrics],
-        "parsers": list(plan.sweep.parsers),
-    }
-    lines = [
-        f"{encode(p.directory_name)}: "
-        + encode(
-            {"params": p.experiment.params, "stages": p.experiment.stages, "commands": p.commands}
-        )
-        for p in plan.experiments
-    ]
-    return encode(header)[:-1] + ', "experiments": {\n' + ",\n".join(lines) + "\n}}\n"
-
-
-def _line_encoder() -> Callable[[Any], str]:
-    """A compact JSON encoder built once (``json.dumps`` rebuilds one per call)."""
-    from json import encoder
-
-    c_make_encoder = getattr(encoder, "c_make_encoder", None)  # the C speed-up, if built
-    if c_make_encoder is None:
-        return json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-    make = c_make_encoder(
-        None, None, encoder.encode_basestring, None, ": ", ", ", False, False, True
-    )
-    return lambda value: "".join(make(value, 0))
 
 
 def pack_group(stage: str) -> str:

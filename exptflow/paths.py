@@ -43,12 +43,17 @@ class ExperimentPaths:
     def meta(self) -> Path:
         return self.directory / META
 
+    @property
+    def meta_file(self) -> str:
+        """``meta`` as a string: the collector stats it for 10,000s of experiments."""
+        return f"{self.root}/{META}"
+
     def record(self, stage: str) -> Path:
         """State, timings, host, slot and command of the stage's latest run."""
         return Path(self.record_file(stage))
 
     def record_file(self, stage: str) -> str:
-        return f"{self.root}/{META}/stage.{stage}.json"
+        return f"{self.meta_file}/stage.{stage}.json"
 
     def stage_lock(self, stage: str) -> Path:
         """Held (``flock``) by every process of the stage's run: no second copy starts."""
@@ -121,9 +126,55 @@ class SweepPaths:
         return ExperimentPaths.of(self.output, name)
 
     @property
+    def outputs(self) -> OutputPaths:
+        return OutputPaths(self.output)
+
+    @property
+    def runs(self) -> Path:
+        return self.outputs.runs
+
+    def run(self, run_id: str) -> Path:
+        return self.outputs.run(run_id)
+
+    @property
+    def archive(self) -> Path:
+        return self.outputs.archive
+
+    def archived(self, stamp: str) -> Path:
+        return self.outputs.archived(stamp)
+
+    def detached_log(self, stamp: str) -> Path:
+        return self.outputs.detached_log(stamp)
+
+    @property
+    def snakemake_state(self) -> Path:
+        return self.workdir / ".snakemake"
+
+
+class OutputPaths:
+    """The files of an experiments root that belong to no one experiment."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    @property
+    def results(self) -> Path:
+        """The results table the collector writes: one row per experiment."""
+        return self.root / "results.tsv"
+
+    @property
+    def meta(self) -> Path:
+        return self.root / META
+
+    @property
+    def collect_cache(self) -> Path:
+        """The collector's rows by experiment, valid while their files are unchanged."""
+        return self.meta / "collect-cache.json"
+
+    @property
     def runs(self) -> Path:
         """One folder per ``snakemake`` run with its provenance."""
-        return self.output / META / "runs"
+        return self.meta / "runs"
 
     def run(self, run_id: str) -> Path:
         return self.runs / run_id
@@ -131,7 +182,7 @@ class SweepPaths:
     @property
     def archive(self) -> Path:
         """Where ``exptflow clean --yes`` moves experiments the sweep no longer lists."""
-        return self.output / META / "archive"
+        return self.meta / "archive"
 
     def archived(self, stamp: str) -> Path:
         """One ``exptflow clean --yes``: the experiment directories it moved, intact."""
@@ -139,11 +190,7 @@ class SweepPaths:
 
     def detached_log(self, stamp: str) -> Path:
         """Output of a run started with ``exptflow run --detach``."""
-        return self.output / META / "detached" / f"{stamp}.log"
-
-    @property
-    def snakemake_state(self) -> Path:
-        return self.workdir / ".snakemake"
+        return self.meta / "detached" / f"{stamp}.log"
 
 
 class RunPaths:

@@ -7,23 +7,81 @@ file leaves its directory behind, and status, show and ``results.tsv`` must not 
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exptflow.paths import META, SweepPaths, existing_directories
 from exptflow.records import read_json
 
+if TYPE_CHECKING:
+    from exptflow.plan import Plan
+
+# Bumped when a reader of the table would misread an older one; a table without a version
+# field is version 1.
+TABLE_VERSION = 1
+
 
 def read_table(workdir: Path) -> dict[str, Any] | None:
     """The experiments table compiled in ``workdir``; None when there is none (or no JSON)."""
-    table = read_json(SweepPaths(workdir).table)
+    return _valid(read_json(SweepPaths(workdir).table))
+
+
+def _valid(table: object) -> dict[str, Any] | None:
     if not isinstance(table, dict) or not isinstance(table.get("experiments"), dict):
         return None
-    return table
+    return table if table.get("version", 1) == TABLE_VERSION else None
+
+
+def experiments_of(path: str) -> dict[str, dict[str, Any]]:
+    """What the generated Snakefile reads: each experiment's params, stages and commands."""
+    table = _valid(read_json(path))
+    if table is None:
+        raise SystemExit(
+            f"exptflow: {path} is missing or not a table this exptflow reads; "
+            "run `exptflow compile` to write it again"
+        )
+    return table["experiments"]
+
+
+def table_text(plan: Plan) -> str:
+    """The per-experiment values the Snakefile reads: params, stages and commands.
+
+    One experiment per line: readable in a diff, and written by the C JSON encoder.
+    """
+    encode = _line_encoder()
+    header = {
+        "version": TABLE_VERSION,
+        "sweep": plan.sweep.source,
+        "output": plan.output,
+        "metrics": [metric.__dict__ for metric in plan.sweep.metrics],
+        "parsers": list(plan.sweep.parsers),
+    }
+    lines = [
+        f"{encode(p.directory_name)}: "
+        + encode(
+            {"params": p.experiment.params, "stages": p.experiment.stages, "commands": p.commands}
+        )
+        for p in plan.experiments
+    ]
+    return encode(header)[:-1] + ', "experiments": {\n' + ",\n".join(lines) + "\n}}\n"
+
+
+def _line_encoder() -> Callable[[Any], str]:
+    """A compact JSON encoder built once (``json.dumps`` rebuilds one per call)."""
+    from json import encoder
+
+    c_make_encoder = getattr(encoder, "c_make_encoder", None)  # the C speed-up, if built
+    if c_make_encoder is None:
+        return json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+    make = c_make_encoder(
+        None, None, encoder.encode_basestring, None, ": ", ", ", False, False, True
+    )
+    return lambda value: "".join(make(value, 0))
 
 
 def describes(table: dict[str, Any], workdir: Path, output: str | os.PathLike[str]) -> bool:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from exptflow.errors import UserInputError
 from exptflow.status import status_report
+from exptflow.table import read_table
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -19,10 +19,8 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
 
 
 def default_output() -> str:
-    try:
-        return json.loads(Path("experiments.json").read_text(encoding="utf-8"))["output"]
-    except (FileNotFoundError, json.JSONDecodeError, KeyError):
-        return "output"
+    table = read_table(Path("."))
+    return str(table.get("output", "output")) if table else "output"
 
 
 def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
