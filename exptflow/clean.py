@@ -70,7 +70,7 @@ def describe(cleaning: Cleaning) -> list[str]:
 
 def archive(cleaning: Cleaning) -> Path:
     """Move the stale experiments into a new archive folder; returns it."""
-    target = cleaning.paths.archived(time.strftime("%Y%m%d.%H%M%S") + f"-{os.getpid()}")
+    target = cleaning.paths.outputs.archived(time.strftime("%Y%m%d.%H%M%S") + f"-{os.getpid()}")
     target.mkdir(parents=True)
     for name in cleaning.stale:
         # A rename within the output root: atomic, and nothing is copied or deleted.

@@ -130,23 +130,6 @@ class SweepPaths:
         return OutputPaths(self.output)
 
     @property
-    def runs(self) -> Path:
-        return self.outputs.runs
-
-    def run(self, run_id: str) -> Path:
-        return self.outputs.run(run_id)
-
-    @property
-    def archive(self) -> Path:
-        return self.outputs.archive
-
-    def archived(self, stamp: str) -> Path:
-        return self.outputs.archived(stamp)
-
-    def detached_log(self, stamp: str) -> Path:
-        return self.outputs.detached_log(stamp)
-
-    @property
     def snakemake_state(self) -> Path:
         return self.workdir / ".snakemake"
 

@@ -182,7 +182,7 @@ def snakemake_command(arguments: Sequence[str]) -> list[str]:
 
 def detach_snakemake(arguments: Sequence[str], workdir: Path, output: str) -> tuple[int, Path]:
     """Start Snakemake in its own session, immune to logout; (pid, log file)."""
-    log = SweepPaths(workdir, output).detached_log(time.strftime("%Y%m%d.%H%M%S"))
+    log = SweepPaths(workdir, output).outputs.detached_log(time.strftime("%Y%m%d.%H%M%S"))
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as handle:
         process = subprocess.Popen(

@@ -30,7 +30,8 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     if not arguments.yes:
         where = f" -o {shlex.quote(arguments.output)}" if arguments.output else ""
         again = f"exptflow clean --yes{where}"
-        print(f"nothing moved; to move them to {cleaning.paths.archive}/<time>/, run: {again}")
+        archive_root = cleaning.paths.outputs.archive
+        print(f"nothing moved; to move them to {archive_root}/<time>/, run: {again}")
         return 0
     target = archive(cleaning)
     print(f"moved {len(cleaning.stale)} to {target} (move one back to restore it)")
