@@ -7,8 +7,8 @@ import json
 import time
 from pathlib import Path
 
+from exptflow.jsonfiles import write_json
 from exptflow.paths import ExperimentPaths, SweepPaths
-from exptflow.records import write_json
 
 STAGES = ("train", "test")
 

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from exptflow.bulk import paused_gc
+from exptflow.jsonfiles import read_json
 from exptflow.metrics import METRICS, SERIES, SUMMARY
 from exptflow.paths import ExperimentPaths, OutputPaths
-from exptflow.records import read_json
 from exptflow.status import RUNNING, stage_status
 from exptflow.table import describes, members, read_table
 
@@ -278,7 +278,10 @@ def read_experiment(
     metrics.update(_read_json_object(paths.file(SUMMARY), warnings))
     for regex in sources.regexes:
         metrics[regex.name] = _log_metric(paths, regex, warnings)
-    record = {"params": params, "stages": {s.stage: s.record for s in statuses}}
+    record = {
+        "params": params,
+        "stages": {s.stage: s.record.to_json() if s.record else None for s in statuses},
+    }
     metrics.update(apply_parsers(parsers, paths, record, warnings))
     return {
         "params": params,

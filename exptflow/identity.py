@@ -13,9 +13,9 @@ from typing import Any
 
 from exptflow.errors import IdentityConflictError
 from exptflow.expand import Experiment
+from exptflow.jsonfiles import canonical, read_json
 from exptflow.naming import renamed
 from exptflow.paths import ExperimentPaths, existing_directories
-from exptflow.records import canonical, read_json
 
 
 @dataclass(frozen=True)

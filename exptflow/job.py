@@ -28,8 +28,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from exptflow import supervision
+from exptflow.jsonfiles import canonical, read_json, write_json
 from exptflow.paths import ExperimentPaths, RunPaths, gpu_lock_dir
-from exptflow.records import append_line, canonical, read_json, write_json
+from exptflow.record import StageRecord, append_history, read_record, write_record
 from exptflow.slots import Slot, acquire, under_cluster_scheduler
 from exptflow.states import StageState
 
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-STOP_GRACE_SECONDS = 10.0
 TIME_FORMAT = "%Y%m%d.%H%M%S"
 EX_IOERR = 74
 # GNU timeout's exit code when the command it ran hit its limit.
@@ -163,7 +163,7 @@ def _stop(process: subprocess.Popen[bytes], signum: int) -> int:
     """Send ``signum`` to the stage's group; SIGKILL if it still runs after the grace period."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signum)
-    if supervision.wait_exit(process, STOP_GRACE_SECONDS) is None:
+    if supervision.wait_exit(process, supervision.STOP_GRACE_SECONDS) is None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
     return process.wait()
@@ -290,25 +290,25 @@ def _start(
     log, log_descriptor = _open_log(paths, request.stage, stamp)
     killed_marker = paths.killed_marker(request.stage)
     killed_marker.unlink(missing_ok=True)
-    record: dict[str, Any] = {
-        "stage": request.stage,
-        "state": StageState.RUNNING.value,
-        "command": request.command,
-        "log": log.name,
-        "start": started,
-        "host": os.uname().nodename,
+    record = StageRecord(
+        stage=request.stage,
+        state=StageState.RUNNING,
+        command=request.command,
+        log=log.name,
+        start=started,
+        host=os.uname().nodename,
         # What records the end; `exptflow status` tells it from a later process of that pid.
-        "pid": os.getpid(),
-        "pid_start": supervision.own_start_time(),
-        "cuda_visible_devices": devices,
-        "slot_lock": str(slot.lock) if slot else None,
-        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-        "run_id": os.environ.get("EXPTFLOW_RUN_ID"),
-        "time_limit": request.time_limit,
-    }
+        pid=os.getpid(),
+        pid_start=supervision.own_start_time(),
+        cuda_visible_devices=devices,
+        slot_lock=str(slot.lock) if slot else None,
+        slurm_job_id=os.environ.get("SLURM_JOB_ID"),
+        run_id=os.environ.get("EXPTFLOW_RUN_ID"),
+        time_limit=request.time_limit,
+    )
     reaper = supervision.reaper_pipe()
     try:
-        write_json(paths.record(request.stage), record)  # before the stage: none runs unrecorded
+        write_record(paths, record)  # before the stage: none runs unrecorded
         process = subprocess.Popen(
             [
                 "bash",
@@ -330,29 +330,29 @@ def _start(
     return process, record, log
 
 
-def _finish(paths: ExperimentPaths, record: dict[str, Any], outcome: Outcome) -> None:
+def _finish(paths: ExperimentPaths, record: StageRecord, outcome: Outcome) -> None:
     ended = time.time()
-    record.update(
-        state=_state(outcome).value,
+    record = record._replace(
+        state=_state(outcome),
         exit_code=outcome.code,
         end=ended,
-        duration=round(ended - record["start"], 3),
+        duration=round(ended - record.start, 3),
         signal=outcome.signal,
         **_run_provenance(),
     )
-    write_json(paths.record(record["stage"]), record)
+    write_record(paths, record)
     # Right after the record: `exptflow run` repairs a kill between the two.
-    if record["state"] == StageState.DONE:
-        paths.done(record["stage"]).touch()
-    append_line(paths.history, record)
+    if record.state == StageState.DONE:
+        paths.done(record.stage).touch()
+    append_history(paths, record)
 
 
 def _still_running(paths: ExperimentPaths, stage: str) -> str:
-    record = read_json(paths.record(stage)) or {}
-    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.get("start", 0)))
+    record = read_record(paths, stage) or StageRecord(stage, StageState.PENDING)
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.start or 0))
     return (
         f"exptflow: stage {stage} of {paths.directory} is still running in another run "
-        f"(pid {record.get('pid', '?')} on {record.get('host', '?')}, since {since}); "
+        f"(pid {record.pid or '?'} on {record.host or '?'}, since {since}); "
         "refusing to start a second copy beside it: wait for it to end, or stop that run"
     )
 

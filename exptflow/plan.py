@@ -11,17 +11,19 @@ from typing import NamedTuple
 from exptflow import render
 from exptflow.expand import Experiment
 from exptflow.paths import ExperimentPaths, existing_directories
-from exptflow.records import read_json
+from exptflow.record import read_record
 from exptflow.spec import Sweep
+from exptflow.states import StageState
 
-NEW, DONE, OUTDATED = "new", "done", "outdated"
+# A job compile plans is pending (never ran: `new` in compile's counts), done or outdated.
+NEW, DONE, OUTDATED = StageState.PENDING, StageState.DONE, StageState.OUTDATED
 
 
 class Job(NamedTuple):  # a tuple: built 3 times per experiment, 300,000 times for big sweeps
     stage: str
     directory: str  # relative to the compile directory, as the commands use it
     command: str
-    state: str
+    state: StageState
 
 
 class PlannedExperiment(NamedTuple):
@@ -44,18 +46,18 @@ class Plan:
     def jobs(self) -> list[Job]:
         return [job for planned in self.experiments for job in planned.jobs]
 
-    def counts(self) -> Counter[str]:
+    def counts(self) -> Counter[StageState]:
         return Counter(job.state for job in self.jobs())
 
     def to_run(self) -> list[Job]:
         return [job for job in self.jobs() if job.state != DONE]
 
 
-def _state(paths: ExperimentPaths, stage: str, command: str, upstream_reruns: bool) -> str:
+def _state(paths: ExperimentPaths, stage: str, command: str, upstream_reruns: bool) -> StageState:
     if not paths.done(stage).exists():
         return NEW
-    record = read_json(paths.record(stage)) or {}
-    if upstream_reruns or record.get("command") != command:
+    record = read_record(paths, stage)
+    if upstream_reruns or record is None or record.command != command:
         return OUTDATED
     return DONE
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from exptflow import supervision
 from exptflow.errors import LiveRunError
 from exptflow.paths import ExperimentPaths, SweepPaths
-from exptflow.records import append_line, read_json, write_json
+from exptflow.record import StageRecord, append_history, read_record, write_record
 from exptflow.states import StageState
 from exptflow.status import stage_status
 
@@ -58,24 +58,26 @@ def settle_interrupted(output: Path, names: Sequence[str]) -> int:
         paths = ExperimentPaths.of(output, name)
         for stage in paths.recorded_stages():
             status = stage_status(paths, stage, now)
-            recorded = (status.record or {}).get("state")
-            if recorded == StageState.RUNNING and status.state in (
-                StageState.KILLED,
-                StageState.LOST,
-            ):
-                _write_settled(paths, status.record or {}, status.state)
+            record = status.record
+            if record and record.state == StageState.RUNNING and status.state in GONE:
+                _write_settled(paths, record, status.state)
                 settled += 1
     return settled
 
 
-def _write_settled(paths: ExperimentPaths, record: dict, state: str) -> None:
-    record.update(state=str(state), exit_code=None, end=None, duration=None)
-    if state == StageState.KILLED:
-        record.update(signal="SIGKILL", reason="the process that supervised it died")
-    else:
-        record.update(signal=None, reason="its run ended without a word (killed with its host?)")
-    write_json(paths.record(record["stage"]), record)
-    append_line(paths.history, record)
+SETTLED = {
+    StageState.KILLED: ("SIGKILL", "the process that supervised it died"),
+    StageState.LOST: (None, "its run ended without a word (killed with its host?)"),
+}
+
+
+def _write_settled(paths: ExperimentPaths, record: StageRecord, state: StageState) -> None:
+    signal_name, reason = SETTLED[state]
+    record = record._replace(
+        state=state, exit_code=None, end=None, duration=None, signal=signal_name, reason=reason
+    )
+    write_record(paths, record)
+    append_history(paths, record)
 
 
 def _snakemake_processes_in(workdir: Path) -> list[int]:
@@ -147,10 +149,10 @@ def _finished_end(paths: ExperimentPaths, stage: str, since: float) -> float | N
     An earlier start is a previous run's record: the killed run was about to rerun the stage
     (say, for an edited command) and was killed before the wrapper recorded the new start.
     """
-    record = read_json(paths.record(stage)) or {}
-    if record.get("state") != "done" or record.get("start", 0) < since:
+    record = read_record(paths, stage)
+    if record is None or record.state != StageState.DONE or (record.start or 0) < since:
         return None
-    return float(record["end"])
+    return float(record.end)
 
 
 def forget_finished_jobs(workdir: Path, since: float) -> int:

@@ -11,11 +11,10 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from exptflow import cluster, supervision
 from exptflow.paths import ExperimentPaths
-from exptflow.records import read_json
+from exptflow.record import StageRecord, read_record
 from exptflow.states import DISPLAY_ORDER, StageState
 from exptflow.table import Members, compiled_table, members
 
@@ -34,20 +33,20 @@ MISSED_HEARTBEATS = 4
 @dataclass(frozen=True)
 class StageStatus:
     stage: str
-    state: str
+    state: StageState
     duration: float | None = None
-    record: dict[str, Any] | None = None
+    record: StageRecord | None = None
 
 
-def _alive_here(record: dict[str, Any]) -> bool | None:
+def _alive_here(record: StageRecord) -> bool | None:
     """Whether the process that wrote a running record lives (None: another host)."""
-    if record.get("host") != os.uname().nodename:
+    if record.host != os.uname().nodename:
         return None
     try:
-        pid = int(record["pid"])
-    except (KeyError, TypeError, ValueError):
+        pid = int(record.pid)
+    except (TypeError, ValueError):
         return True  # a record of unknown shape: claim nothing
-    return supervision.is_alive(pid, record.get("pid_start"))
+    return supervision.is_alive(pid, record.pid_start)
 
 
 def _beats(paths: ExperimentPaths, stage: str, now: float) -> bool:
@@ -60,12 +59,12 @@ def _beats(paths: ExperimentPaths, stage: str, now: float) -> bool:
 
 
 def _running_state(
-    paths: ExperimentPaths, stage: str, record: dict[str, Any], now: float
+    paths: ExperimentPaths, stage: str, record: StageRecord, now: float
 ) -> StageState:
     """A running record's truth: running, killed (its reaper said so) or lost."""
     alive = _alive_here(record)
     if alive is None:
-        in_queue = cluster.job_in_queue(record.get("slurm_job_id"))
+        in_queue = cluster.job_in_queue(record.slurm_job_id)
         alive = in_queue if in_queue is not None else _beats(paths, stage, now)
     if alive:
         return StageState.RUNNING
@@ -75,15 +74,14 @@ def _running_state(
 
 
 def stage_status(paths: ExperimentPaths, stage: str, now: float) -> StageStatus:
-    record = read_json(paths.record_file(stage))
-    if not isinstance(record, dict):
+    record = read_record(paths, stage)
+    if record is None:
         return StageStatus(stage, PENDING)
-    state = record.get("state", PENDING)
-    if state != RUNNING:
-        return StageStatus(stage, state, record.get("duration"), record)
+    if record.state != RUNNING:
+        return StageStatus(stage, record.state, record.duration, record)
     state = _running_state(paths, stage, record, now)
     if state == RUNNING:
-        return StageStatus(stage, RUNNING, now - float(record.get("start", now)), record)
+        return StageStatus(stage, RUNNING, now - float(record.start or now), record)
     return StageStatus(stage, state, None, record)
 
 
@@ -104,7 +102,7 @@ def mark_outdated(statuses: list[StageStatus], commands: dict[str, str]) -> list
     reruns = False
     for status in statuses:
         if status.state == DONE and (
-            reruns or (status.record or {}).get("command") != commands.get(status.stage)
+            reruns or status.record is None or status.record.command != commands.get(status.stage)
         ):
             status = replace(status, state=StageState.OUTDATED)
         reruns = reruns or status.state != DONE

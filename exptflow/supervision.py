@@ -42,6 +42,10 @@ LOCK_POLL_SECONDS = 0.05
 # A running stage's record is touched this often: `exptflow status` on another host than the
 # stage's tells a live stage from a lost one by it.
 HEARTBEAT_SECONDS = 30.0
+# A stage told to stop (Ctrl-C, SIGTERM, its time limit) that still runs this long after is
+# killed: a shell between two commands may survive SIGINT (bash waits for its child, then
+# carries on if the child did not die of it), and Snakemake would wait for it forever.
+STOP_GRACE_SECONDS = 10.0
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 # Lines "+ GROUP MARKER" (a stage started) and "- GROUP" (it ended under its supervisor's eye);
@@ -137,8 +141,11 @@ def forward_signals() -> None:
 def _forwarder(previous: object) -> Callable[[int, object], None]:
     def forward(signum: int, frame: object) -> None:
         with _groups_lock:
+            first = not _stopping
             _stopping.append(signum)
-        signal_stages(signum)
+        signal_stages(signum if first else signal.SIGKILL)  # a second signal kills
+        if first:
+            _kill_survivors_later()
         if callable(previous):
             previous(signum, frame)
         elif previous == signal.SIG_DFL:
@@ -147,6 +154,13 @@ def _forwarder(previous: object) -> Callable[[int, object], None]:
 
     forward.forwards = True  # type: ignore[attr-defined]
     return forward
+
+
+def _kill_survivors_later() -> None:
+    """SIGKILL, after the grace period, every stage that outlived the signal passed on."""
+    timer = threading.Timer(STOP_GRACE_SECONDS, signal_stages, args=(signal.SIGKILL,))
+    timer.daemon = True  # never what keeps the process alive
+    timer.start()
 
 
 def started_at(pid: int) -> float | None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from exptflow.jsonfiles import read_json
 from exptflow.paths import META, SweepPaths, existing_directories
-from exptflow.records import read_json
 
 if TYPE_CHECKING:
     from exptflow.plan import Plan

@@ -41,10 +41,10 @@ def states(workdir: Path) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("finished", "expected"),
     [
-        pytest.param([], {"train": "new", "test": "new"}, id="nothing-ran"),
-        pytest.param(["train"], {"train": "done", "test": "new"}, id="train-done"),
+        pytest.param([], {"train": "pending", "test": "pending"}, id="nothing-ran"),
+        pytest.param(["train"], {"train": "done", "test": "pending"}, id="train-done"),
         pytest.param(["train", "test"], {"train": "done", "test": "done"}, id="all-done"),
-        pytest.param(["test"], {"train": "new", "test": "outdated"}, id="rerun-before-it"),
+        pytest.param(["test"], {"train": "pending", "test": "outdated"}, id="rerun-before-it"),
     ],
 )
 def test_plan_reads_the_states_in_the_workdir_it_is_given(
@@ -62,7 +62,7 @@ def test_plan_reads_the_states_in_the_workdir_it_is_given(
     got = states(workdir)
 
     assert {stage: got[f"output/lr=0.1:{stage}"] for stage in expected} == expected
-    assert {got["output/lr=0.2:train"], got["output/lr=0.2:test"]} == {"new"}
+    assert {got["output/lr=0.2:train"], got["output/lr=0.2:test"]} == {"pending"}
 
 
 def test_an_edited_command_makes_a_done_stage_outdated(tmp_path: Path) -> None:

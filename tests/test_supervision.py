@@ -97,8 +97,31 @@ def test_a_killed_run_leaves_no_process_and_resumes_without_a_second_copy(
     no_process_left(tmp_path)
 
 
+# GATED's train as one Python process from its first event on (`exec`), which SIGINT always
+# ends: a shell loop may outlive SIGINT by chance (see the next test).
+HOLD = """
+import os, sys, time
+name = os.path.basename(os.environ["EXPTFLOW_DIR"])
+with open("events", "a") as events:
+    events.write(f"{name}/train\\n")
+while not os.path.exists("go"):
+    time.sleep(0.05)
+with open("events", "a") as events:
+    events.write(f"{name}/train-end\\n")
+"""
+PYTHON_GATED = f"""
+template:
+  train: exec {sys.executable} hold.py
+  test: echo {{_name}}/test >> events
+resource: [0, 1]
+---
+a: [1, 2]
+"""
+
+
 def test_ctrl_c_on_plain_snakemake_stops_its_stages(tmp_path: Path) -> None:
-    write_sweep(tmp_path, GATED)
+    (tmp_path / "hold.py").write_text(HOLD)
+    write_sweep(tmp_path, PYTHON_GATED)
     exptflow(tmp_path, "compile")
     run = start(tmp_path, sys.executable, "-m", "snakemake")
     wait_for(lambda: both_trains_run(tmp_path), what="both trains to run")
@@ -110,6 +133,26 @@ def test_ctrl_c_on_plain_snakemake_stops_its_stages(tmp_path: Path) -> None:
     no_process_left(tmp_path)
     trains = [r for r in records(tmp_path) if r["stage"] == "train"]
     assert [(r["state"], r["signal"]) for r in trains] == [("killed", "SIGINT")] * 2
+    assert "train-end" not in " ".join(events(tmp_path))
+
+
+def test_a_stage_that_outlives_ctrl_c_is_killed_after_the_grace_period(tmp_path: Path) -> None:
+    # A shell that ignores SIGINT (as bash may, by chance, between two commands of a loop).
+    write_sweep(
+        tmp_path, GATED.replace("echo {_name}/train >>", "trap '' INT; echo {_name}/train >>")
+    )
+    exptflow(tmp_path, "compile")
+    run = start(tmp_path, sys.executable, "-m", "snakemake")
+    wait_for(lambda: both_trains_run(tmp_path), what="both trains to run")
+
+    os.killpg(run.pid, signal.SIGINT)
+    output, _ = run.communicate(timeout=120)
+
+    assert run.returncode != 0, output
+    no_process_left(tmp_path)
+    trains = [r for r in records(tmp_path) if r["stage"] == "train"]
+    assert [(r["state"], r["signal"]) for r in trains] == [("killed", "SIGKILL")] * 2
+    assert all(r["duration"] >= 10 for r in trains)  # SIGINT first, SIGKILL 10 s later
     assert "train-end" not in " ".join(events(tmp_path))
 
 
