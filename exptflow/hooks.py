@@ -6,26 +6,9 @@ from __future__ import annotations
 import gc
 import importlib
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
+from exptflow import snakemake_internals
 from exptflow.job import provenance_ready
-
-# The scheduler's timer function (snakemake/scheduling/job_scheduler.py, spelled so).
-REEVALUATION = "JobScheduler._schedule_reevalutation"
-
-
-# Snakemake's local executor (snakemake/executors/local.py) runs jobs in the thread pool
-# `Executor.pool`, of `cores + 5` workers, reached from the workflow as below.
-SCHEDULER, EXECUTOR, POOL = "scheduler", "_executor", "pool"
-
-
-def make_room_for_slots(workflow: object, slots: int) -> None:
-    """One more worker per GPU slot: a GPU stage takes no core (``threads: 0``) but a worker,
-    and more slots than ``cores + 5`` would otherwise leave slots idle."""
-    executor = getattr(getattr(workflow, SCHEDULER, None), EXECUTOR, None)
-    pool = getattr(executor, POOL, None)
-    if isinstance(pool, ThreadPoolExecutor):
-        pool._max_workers += slots  # it starts threads lazily, up to this bound
 
 
 def before_run(run_dir: str, sweep: str) -> None:
@@ -76,9 +59,4 @@ def after_run(success: bool) -> None:
     if not success:
         collect_results()
     gc.freeze()
-    for thread in threading.enumerate():
-        wakes = getattr(thread, "function", None)
-        if isinstance(thread, threading.Timer) and REEVALUATION in getattr(
-            wakes, "__qualname__", ""
-        ):
-            thread.cancel()
+    snakemake_internals.cancel_reevaluation_timers()

@@ -129,10 +129,6 @@ class SweepPaths:
     def outputs(self) -> OutputPaths:
         return OutputPaths(self.output)
 
-    @property
-    def snakemake_state(self) -> Path:
-        return self.workdir / ".snakemake"
-
 
 class OutputPaths:
     """The files of an experiments root that belong to no one experiment."""

@@ -10,7 +10,6 @@ them). Snakemake dies with this process, even with its ``kill -9``.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import signal
@@ -20,7 +19,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from exptflow import supervision
+from exptflow import snakemake_internals, supervision
 from exptflow.errors import LiveRunError
 from exptflow.paths import ExperimentPaths, SweepPaths
 from exptflow.record import StageRecord, append_history, read_record, write_record
@@ -113,8 +112,7 @@ def recover_from_crash(workdir: Path) -> tuple[bool, int]:
     Returns whether there was a stale lock, and how many finished stages were kept. In this
     order a kill of this very step leaves the lock, and the next run repeats the step.
     """
-    locks = SweepPaths(workdir).snakemake_state / "locks"
-    stale = list(locks.glob("*.lock")) if locks.is_dir() else []
+    stale = snakemake_internals.lock_files(workdir)
     if not stale or _snakemake_processes_in(workdir):
         return False, 0
     # When the killed run took its locks: after building its DAG, before its first job.
@@ -122,25 +120,6 @@ def recover_from_crash(workdir: Path) -> tuple[bool, int]:
     for lock in stale:
         lock.unlink(missing_ok=True)
     return True, kept
-
-
-def _incomplete_markers(workdir: Path) -> dict[Path, str]:
-    """Snakemake's "job started, not finished" markers: marker file → output path.
-
-    Snakemake's file persistence names each marker by the urlsafe base64 of the output
-    path, split into ``@``-prefixed folders when longer than a file name may be.
-    """
-    root = SweepPaths(workdir).snakemake_state / "incomplete"
-    markers = {}
-    for marker in root.rglob("*") if root.is_dir() else ():
-        if marker.is_dir() or marker.name == "migration_underway":
-            continue
-        parts = [part.lstrip("@") for part in marker.relative_to(root).parts]
-        try:
-            markers[marker] = base64.urlsafe_b64decode("".join(parts)).decode()
-        except (ValueError, UnicodeDecodeError):
-            continue
-    return markers
 
 
 def _finished_end(paths: ExperimentPaths, stage: str, since: float) -> float | None:
@@ -164,7 +143,7 @@ def forget_finished_jobs(workdir: Path, since: float) -> int:
     ``--rerun-incomplete`` run a finished stage again.
     """
     kept = 0
-    for marker, output in _incomplete_markers(workdir).items():
+    for marker, output in snakemake_internals.incomplete_markers(workdir).items():
         done = workdir / output
         owner = ExperimentPaths.of_done(done)
         ended = _finished_end(*owner, since) if owner else None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -84,6 +86,16 @@ def wait_for(condition: Callable[[], object], timeout: float = 120.0, what: str 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
         time.sleep(0.05)
+
+
+@pytest.fixture(autouse=True)
+def no_process_outlives_its_test(tmp_path: Path) -> Iterator[None]:
+    """A failed test may leave a run going in its directory: end it, so that it does not load
+    the machine under the tests after it."""
+    yield
+    for line in processes_in(tmp_path):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(line.split()[0]), signal.SIGKILL)
 
 
 def processes_in(directory: Path) -> list[str]:
