@@ -371,17 +371,19 @@ def results_speed(root: Path, quick: bool) -> list[Figure]:
             "exptflow status": lambda: run([*EXPTFLOW, "status"], directory),
             "collector, cold": lambda: (
                 cache.unlink(missing_ok=True),
-                run([PYTHON, "-m", "exptflow.collect"], directory),
+                run([PYTHON, "-m", "exptflow.results.collect"], directory),
             )[1],
             "collector, nothing changed": lambda: run(
-                [PYTHON, "-m", "exptflow.collect"], directory
+                [PYTHON, "-m", "exptflow.results.collect"], directory
             ),
             "exptflow.load, cold": lambda: (cache.unlink(missing_ok=True), run(load, directory))[1],
             "exptflow.load, nothing changed": lambda: run(load, directory),
         }
         samples = alternate(measured, 1 if quick else 3)
         touch_some(directory, names, 0.01)
-        samples["collector, 1% changed"] = [run([PYTHON, "-m", "exptflow.collect"], directory)]
+        samples["collector, 1% changed"] = [
+            run([PYTHON, "-m", "exptflow.results.collect"], directory)
+        ]
         targets = {
             "exptflow status": 1.0,
             "collector, cold": 3.0,
@@ -410,7 +412,7 @@ def results_speed(root: Path, quick: bool) -> list[Figure]:
 
 IN_THREAD = """
 import subprocess, sys, time
-from exptflow.job import StageRequest, run_stage
+from exptflow.runtime.job import StageRequest, run_stage
 root, runs = sys.argv[1], int(sys.argv[2])
 def clock(action):
     started = time.perf_counter()
@@ -429,7 +431,17 @@ print(ours[runs // 2], floor[runs // 2])
 def wrapper(root: Path, quick: bool) -> list[Figure]:
     directory = fresh(root / "wrapper")
     runs = 10 if quick else 30
-    job = [PYTHON, "-m", "exptflow.job", "--stage", "t", "--command", "true", "--params", "{}"]
+    job = [
+        PYTHON,
+        "-m",
+        "exptflow.runtime.job",
+        "--stage",
+        "t",
+        "--command",
+        "true",
+        "--params",
+        "{}",
+    ]
     counter = iter(range(10**6))
     samples = alternate(
         {
@@ -440,7 +452,7 @@ def wrapper(root: Path, quick: bool) -> list[Figure]:
     )
     bare, ours = median(samples["python -c pass"]), median(samples["process form"])
     importtime = subprocess.run(
-        [PYTHON, "-X", "importtime", "-c", "import exptflow.job"],
+        [PYTHON, "-X", "importtime", "-c", "import exptflow.runtime.job"],
         capture_output=True,
         text=True,
         cwd=directory,
@@ -463,7 +475,7 @@ def wrapper(root: Path, quick: bool) -> list[Figure]:
         ),
         Figure(
             "wrapper",
-            "process form, packed stages (python -m exptflow.job)",
+            "process form, packed stages (python -m exptflow.runtime.job)",
             ours * 1000,
             "ms",
             "python -c pass",
@@ -473,7 +485,10 @@ def wrapper(root: Path, quick: bool) -> list[Figure]:
             samples=samples["process form"],
         ),
         Figure(
-            "wrapper", "import exptflow.job (-X importtime, cumulative)", cumulative / 1000, "ms"
+            "wrapper",
+            "import exptflow.runtime.job (-X importtime, cumulative)",
+            cumulative / 1000,
+            "ms",
         ),
     ]
 

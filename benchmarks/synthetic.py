@@ -7,8 +7,8 @@ import json
 import time
 from pathlib import Path
 
-from exptflow.jsonfiles import write_json
-from exptflow.paths import ExperimentPaths, SweepPaths
+from exptflow.layout.jsonfiles import write_json
+from exptflow.layout.paths import ExperimentPaths, SweepPaths
 
 STAGES = ("train", "test")
 

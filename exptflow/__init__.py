@@ -26,12 +26,12 @@ __version__ = "0.1.0"
 __all__ = ["init", "load", "log", "register_parser", "series", "summary"]
 
 _LAZY = {
-    "init": "exptflow.metrics",
-    "log": "exptflow.metrics",
-    "summary": "exptflow.metrics",
-    "load": "exptflow.results",
-    "series": "exptflow.results",
-    "register_parser": "exptflow.collect",
+    "init": "exptflow.runtime.metrics",
+    "log": "exptflow.runtime.metrics",
+    "summary": "exptflow.runtime.metrics",
+    "load": "exptflow.results.load",
+    "series": "exptflow.results.load",
+    "register_parser": "exptflow.results.collect",
 }
 
 

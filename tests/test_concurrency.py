@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import executions, exptflow, snakemake, write_sweep
-from exptflow import collect
-from exptflow.status import sweep_status
+from exptflow.results import collect
+from exptflow.results.status import sweep_status
 
 pytestmark = pytest.mark.slow
 

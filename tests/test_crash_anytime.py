@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import executions, exptflow, processes_in, wait_for, write_sweep
-from exptflow.slots import lock_names
+from exptflow.runtime.slots import lock_names
 
 pytestmark = pytest.mark.slow
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exptflow import spec
-from exptflow.expand import expand, orphans
-from exptflow.naming import MAX_NAME_LENGTH, experiment_name
-from exptflow.render import render
-from exptflow.spec import Sweep
+from exptflow.sweep import spec
+from exptflow.sweep.expand import expand, orphans
+from exptflow.sweep.naming import MAX_NAME_LENGTH, experiment_name
+from exptflow.sweep.render import render
+from exptflow.sweep.spec import Sweep
 
 SEED_EXAMPLE = """
 template:
@@ -171,7 +171,7 @@ def test_string_and_number_get_different_names() -> None:
     ],
 )
 def test_render(template: str, params: dict, expected: str) -> None:
-    from exptflow.render import parse
+    from exptflow.sweep.render import parse
 
     assert render(parse(template), params, "out/a b", "a b") == expected
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import exptflow, records, snakemake, write_sweep
-from exptflow.compile import CompileOptions, compile_sweep
+from exptflow.compiler.compile import CompileOptions, compile_sweep
 
 GOLDEN = Path(__file__).parent / "golden"
 REFRESH = "EXPTFLOW_REFRESH_GOLDEN"
@@ -83,7 +83,7 @@ def test_edited_profile_without_threads_is_warned_about_and_still_runs(tmp_path:
     profile.write_text(profile.read_text().replace("force-use-threads: true\n", ""))
     result = exptflow(tmp_path, "compile")
     assert result.stderr == (
-        f"exptflow: warning: {Path('profiles/default/config.v8+.yaml')}: add "
+        f"warning: {Path('profiles/default/config.v8+.yaml')}: add "
         "`force-use-threads: true` (your edited profile lacks it): without it Snakemake starts "
         "a whole Snakemake for every stage\n"
     )

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import write_sweep
-from exptflow.compile import CompileOptions, plan
-from exptflow.paths import ExperimentPaths
+from exptflow.compiler.compile import CompileOptions, plan_sweep
+from exptflow.layout.paths import ExperimentPaths
 
 SWEEP = """
 template:
@@ -34,7 +34,7 @@ def finish(workdir: Path, name: str, stage: str, command: str) -> None:
 def states(workdir: Path) -> dict[str, str]:
     return {
         f"{job.directory}:{job.stage}": job.state
-        for job in plan(CompileOptions(workdir=str(workdir))).jobs()
+        for job in plan_sweep(CompileOptions(workdir=str(workdir))).jobs()
     }
 
 
@@ -54,7 +54,7 @@ def test_plan_reads_the_states_in_the_workdir_it_is_given(
     workdir = tmp_path / "sweep"
     workdir.mkdir()
     write_sweep(workdir, SWEEP)
-    jobs = plan(CompileOptions(workdir=str(workdir))).jobs()
+    jobs = plan_sweep(CompileOptions(workdir=str(workdir))).jobs()
     commands = {job.stage: job.command for job in jobs if job.directory == "output/lr=0.1"}
     for stage in finished:
         finish(workdir, "lr=0.1", stage, commands[stage])

@@ -10,9 +10,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exptflow.expand import expand
-from exptflow.naming import MAX_NAME_LENGTH, experiment_name
-from exptflow.spec import Sweep
+from exptflow.sweep.expand import expand
+from exptflow.sweep.naming import MAX_NAME_LENGTH, experiment_name
+from exptflow.sweep.spec import Sweep
 
 keys = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,12}", fullmatch=True)
 values = st.one_of(

@@ -112,7 +112,7 @@ def test_wrapper_refuses_a_directory_holding_other_params(tmp_path: Path) -> Non
         [
             sys.executable,
             "-m",
-            "exptflow.job",
+            "exptflow.runtime.job",
             "--stage",
             "train",
             "--directory",

@@ -14,7 +14,8 @@ import pytest
 import exptflow
 from conftest import exptflow as exptflow_cli
 from conftest import snakemake, write_sweep
-from exptflow import collect, plot, results, show
+from exptflow.results import collect, plot, show
+from exptflow.results import load as results
 
 pytestmark = pytest.mark.slow
 

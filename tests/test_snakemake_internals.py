@@ -1,5 +1,5 @@
 """One test per assumption exptflow makes about Snakemake's private code (the list is in
-``exptflow/snakemake_internals.py``), run against the installed Snakemake: an upgrade that
+``exptflow/runtime/snakemake_internals.py``), run against the installed Snakemake: an upgrade that
 breaks one fails here, by name."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import pytest
 from snakemake.persistence.file import FilePersistence
 from snakemake.scheduling.job_scheduler import JobScheduler
 
-from exptflow import snakemake_internals
-from exptflow.snakemake_internals import incomplete_markers, lock_files
+from conftest import REPO
+from exptflow.runtime import snakemake_internals
+from exptflow.runtime.snakemake_internals import incomplete_markers, lock_files
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def test_threaded_jobs_run_in_a_thread_pool_of_the_scheduler_s_executor(tmp_path
     # A real run of a compiled sweep at --cores 1, with nine more GPU slots than job threads:
     # onstart finds the pool, or the run would print it could not.
     (tmp_path / "Snakefile").write_text(
-        "from exptflow.snakemake_internals import make_room_for_slots\n"
+        "from exptflow.runtime.snakemake_internals import make_room_for_slots\n"
         "onstart:\n"
         "    print('room made:', make_room_for_slots(workflow, 9))\n"
         "    print('workers:', workflow.scheduler._executor.pool._max_workers)\n"
@@ -83,8 +84,7 @@ def test_locks_are_files_in_the_locks_folder(persistence: FilePersistence, chdir
 
 
 def test_no_other_module_or_template_names_snakemake_s_internals() -> None:
-    package = Path(snakemake_internals.__file__).parent
-    sources = [*package.rglob("*.py"), *package.parent.glob("workflow/*.tmpl")]
+    sources = [*(REPO / "exptflow").rglob("*.py"), *(REPO / "workflow").glob("*.tmpl")]
     private = [
         path.name
         for path in sources

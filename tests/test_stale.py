@@ -13,8 +13,8 @@ import pytest
 import exptflow
 from conftest import exptflow as exptflow_cli
 from conftest import snakemake, write_sweep
-from exptflow.jsonfiles import write_json
-from exptflow.paths import ExperimentPaths
+from exptflow.layout.jsonfiles import write_json
+from exptflow.layout.paths import ExperimentPaths
 
 SWEEP = "template:\n  t: echo {a} > {_output}/out\n---\na: [%s]\n"
 NOTHING = "Nothing to be done"

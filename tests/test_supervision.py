@@ -192,7 +192,7 @@ def test_a_stage_whose_previous_copy_lives_is_not_started_beside_it(tmp_path: Pa
     wrapper = [
         sys.executable,
         "-m",
-        "exptflow.job",
+        "exptflow.runtime.job",
         "--stage",
         "train",
         "--directory",

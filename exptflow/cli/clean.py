@@ -20,7 +20,7 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
 def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     if extra:
         raise UserInputError(f"exptflow clean: unknown arguments: {' '.join(extra)}")
-    from exptflow.clean import archive, describe, plan_clean
+    from exptflow.results.clean import archive, describe, plan_clean
 
     cleaning = plan_clean(Path("."), arguments.output)
     for line in describe(cleaning):

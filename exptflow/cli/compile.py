@@ -22,12 +22,12 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     if extra:
         raise UserInputError(f"exptflow compile: unknown arguments: {' '.join(extra)}")
     from exptflow.bulk import paused_gc
-    from exptflow.compile import compile_sweep, dry_run_lines, plan, summary
+    from exptflow.compiler.compile import compile_sweep, dry_run_lines, plan_sweep, summary
 
     options = compile_options(arguments, arguments.sweep)
     if arguments.dry_run:
         with paused_gc():
-            plan_ = plan(options)
+            plan_ = plan_sweep(options)
         for line in dry_run_lines(plan_):
             print(line)
         return 0
@@ -38,7 +38,7 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
         if item.kept_edit:
             print(f"kept {item.path} (edited by you; delete it to regenerate)")
             if item.warning:
-                print(f"exptflow: warning: {item.warning}", file=sys.stderr)
+                print(f"warning: {item.warning}", file=sys.stderr)
         elif item.changed:
             print(f"wrote {item.path}")
     print("run it with: snakemake   (or: exptflow run)")

@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from exptflow.compile import CompileOptions
+    from exptflow.compiler.compile import CompileOptions
 
 
 def add_compile_options(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +28,7 @@ def add_compile_options(parser: argparse.ArgumentParser) -> None:
 
 
 def compile_options(arguments: argparse.Namespace, sweep: str) -> CompileOptions:
-    from exptflow.compile import CompileOptions
+    from exptflow.compiler.compile import CompileOptions
 
     return CompileOptions(
         sweep=sweep,

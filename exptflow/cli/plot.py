@@ -22,8 +22,8 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
 def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     if extra:
         raise UserInputError(f"exptflow plot: unknown arguments: {' '.join(extra)}")
-    from exptflow import plot
-    from exptflow.results import load
+    from exptflow.results import plot
+    from exptflow.results.load import load
 
     output = arguments.output or default_output()
     frame = load(output, arguments.query)

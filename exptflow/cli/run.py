@@ -23,8 +23,8 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
 
 
 def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
-    from exptflow.compile import compile_sweep, summary
-    from exptflow.run import (
+    from exptflow.compiler.compile import compile_sweep, summary
+    from exptflow.runtime.launch import (
         detach_snakemake,
         recover_from_crash,
         refuse_beside_live_run,

@@ -6,7 +6,7 @@ import argparse
 
 from exptflow.cli.status import default_output
 from exptflow.errors import UserInputError
-from exptflow.show import FORMATS
+from exptflow.results.show import FORMATS
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -33,8 +33,8 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
 def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     if extra:
         raise UserInputError(f"exptflow show: unknown arguments: {' '.join(extra)}")
-    from exptflow import show
-    from exptflow.results import load
+    from exptflow.results import show
+    from exptflow.results.load import load
 
     output = arguments.output or default_output()
     frame = load(output, arguments.query, arguments.group_over, all=arguments.all)
@@ -43,5 +43,5 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
             raise UserInputError(f"--sort {arguments.sort}: no such column")
         frame = frame.sort_values(arguments.sort, ascending=not arguments.desc, kind="stable")
     frame = show.select_columns(frame, arguments.columns, arguments.all_columns)
-    print(show.render(frame, arguments.format))
+    print(show.format_table(frame, arguments.format))
     return 0

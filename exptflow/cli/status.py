@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from exptflow.errors import UserInputError
-from exptflow.status import status_report
-from exptflow.table import read_table
+from exptflow.layout.table import read_table
+from exptflow.results.status import status_report
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:

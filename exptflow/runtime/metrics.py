@@ -17,6 +17,8 @@ import os
 import time
 from pathlib import Path
 
+from exptflow.layout.jsonfiles import write_atomic
+
 # typing costs milliseconds at import and every job imports this module: annotations only.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -78,6 +80,4 @@ def summary(values: dict[str, Any] | None = None, **more: Any) -> None:
     except (FileNotFoundError, json.JSONDecodeError):
         current = {}
     current.update({name: _plain(value) for name, value in {**(values or {}), **more}.items()})
-    temporary = path.with_name(f".{SUMMARY}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(current, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomic(path, json.dumps(current, indent=1, sort_keys=True) + "\n")

@@ -76,7 +76,7 @@ def _latex(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def render(frame: pd.DataFrame, form: str = "table") -> str:
+def format_table(frame: pd.DataFrame, form: str = "table") -> str:
     header = [str(c) for c in frame.columns]
     if form == "json":
         return json.dumps(json.loads(frame.to_json(orient="records")), indent=1)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from exptflow import render
-from exptflow.expand import Experiment
-from exptflow.paths import ExperimentPaths, existing_directories
-from exptflow.record import read_record
-from exptflow.spec import Sweep
-from exptflow.states import StageState
+from exptflow.layout.paths import ExperimentPaths, existing_directories
+from exptflow.layout.record import read_record
+from exptflow.layout.states import StageState
+from exptflow.sweep import render
+from exptflow.sweep.expand import Experiment
+from exptflow.sweep.spec import Sweep
 
 # A job compile plans is pending (never ran: `new` in compile's counts), done or outdated.
 NEW, DONE, OUTDATED = StageState.PENDING, StageState.DONE, StageState.OUTDATED

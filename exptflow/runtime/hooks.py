@@ -7,8 +7,8 @@ import gc
 import importlib
 import threading
 
-from exptflow import snakemake_internals
-from exptflow.job import provenance_ready
+from exptflow.runtime import snakemake_internals
+from exptflow.runtime.job import provenance_ready
 
 
 def before_run(run_dir: str, sweep: str) -> None:
@@ -27,7 +27,7 @@ def before_run(run_dir: str, sweep: str) -> None:
 
 
 def _capture(run_dir: str, sweep: str) -> None:
-    from exptflow.provenance import capture, capture_environment
+    from exptflow.runtime.provenance import capture, capture_environment
 
     try:
         paths = capture(run_dir, sweep)
@@ -38,7 +38,7 @@ def _capture(run_dir: str, sweep: str) -> None:
 
 def collect_results() -> None:
     """Write ``results.tsv`` (imported here: only the run that collects pays for it)."""
-    from exptflow.collect import main
+    from exptflow.results.collect import main
 
     main([])
 

@@ -1,4 +1,4 @@
-"""Small JSON files written atomically: a reader sees the old file or the new one, never half.
+"""Files written atomically (JSON mostly): a reader sees the old file or the new one, never half.
 
 Stdlib only: the job wrapper writes these thousands of times.
 """
@@ -16,20 +16,25 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename (the one way exptflow
+    replaces a file: a crash leaves the old file or the new one, never half)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Stages run as threads of Snakemake: process and thread make the temporary name unique.
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{get_ident()}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True, ensure_ascii=False)
-            handle.write("\n")
+            handle.write(text)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    """``data`` as readable JSON, atomically."""
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def read_json(path: Path | str) -> Any | None:

@@ -6,7 +6,7 @@ stage's ``.done`` file (what Snakemake waits for) only after exit 0.
 
 Snakemake runs it in its own process, one thread per job (``run_in_snakemake``, from the
 generated rules' ``run:``): a Python start-up per job would cost more than Snakemake's own
-per-job work. ``python -m exptflow.job --stage S --directory D --command C --params P
+per-job work. ``python -m exptflow.runtime.job --stage S --directory D --command C --params P
 [--slots J] [--no-gpu]`` runs the same as a process: the stages packed into one cluster
 submission use it, since Snakemake starts a whole Snakemake for each ``run:`` member of a group.
 
@@ -27,12 +27,12 @@ from collections import namedtuple
 from collections.abc import Sequence
 from pathlib import Path
 
-from exptflow import supervision
-from exptflow.jsonfiles import canonical, read_json, write_json
-from exptflow.paths import ExperimentPaths, RunPaths, gpu_lock_dir
-from exptflow.record import StageRecord, append_history, read_record, write_record
-from exptflow.slots import Slot, acquire, under_cluster_scheduler
-from exptflow.states import StageState
+from exptflow.layout.jsonfiles import canonical, read_json, write_json
+from exptflow.layout.paths import ExperimentPaths, RunPaths, gpu_lock_dir
+from exptflow.layout.record import StageRecord, append_history, read_record, write_record
+from exptflow.layout.states import StageState
+from exptflow.runtime import supervision
+from exptflow.runtime.slots import Slot, acquire, under_cluster_scheduler
 
 # typing costs milliseconds at import and the process form imports this module: annotations only.
 TYPE_CHECKING = False
@@ -78,7 +78,7 @@ class _Stop(Exception):
 
 
 USAGE = (
-    "usage: python -m exptflow.job --stage S --directory D --command C --params JSON "
+    "usage: python -m exptflow.runtime.job --stage S --directory D --command C --params JSON "
     "[--slots JSON] [--time-limit SECONDS] [--no-gpu]"
 )
 OPTIONS = {"--stage", "--directory", "--command", "--params", "--slots", "--time-limit"}

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from exptflow.bulk import paused_gc
-from exptflow.jsonfiles import read_json
-from exptflow.metrics import METRICS, SERIES, SUMMARY
-from exptflow.paths import ExperimentPaths, OutputPaths
-from exptflow.status import RUNNING, stage_status
-from exptflow.table import describes, members, read_table
+from exptflow.layout.jsonfiles import read_json, write_atomic
+from exptflow.layout.paths import ExperimentPaths, OutputPaths
+from exptflow.layout.table import describes, members, read_table
+from exptflow.runtime.liveness import RUNNING, stage_status
+from exptflow.runtime.metrics import METRICS, SERIES, SUMMARY
 
 Parser = Callable[[Path, dict[str, Any]], dict[str, Any]]
 CACHE_VERSION = 1
@@ -347,11 +347,7 @@ def _save_cache(sources: Sources, rows: dict[str, Any]) -> None:
     if not sources.output.is_dir():
         return
     data = {"version": CACHE_VERSION, "sources": sources.fingerprint(), "rows": rows}
-    path = _cache_path(sources)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomic(_cache_path(sources), json.dumps(data, separators=(",", ":")))
 
 
 def _names(sources: Sources) -> list[str]:
@@ -450,10 +446,7 @@ def write_table(collection: Collection, path: Path) -> None:
     columns = table_columns(collection)
     lines = ["\t".join(columns)]
     lines += ["\t".join(_cell(row.get(column)) for column in columns) for row in collection.rows]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomic(path, "\n".join(lines) + "\n")
 
 
 def results_path(sources: Sources) -> Path:
@@ -461,7 +454,7 @@ def results_path(sources: Sources) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m exptflow.collect", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m exptflow.results.collect", description=__doc__)
     parser.add_argument("--workdir", default=".", help="where the sweep was compiled")
     parser.add_argument("-o", "--output", help="experiments root (default: the compiled one)")
     arguments = parser.parse_args(argv)

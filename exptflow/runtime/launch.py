@@ -19,12 +19,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from exptflow import snakemake_internals, supervision
 from exptflow.errors import LiveRunError
-from exptflow.paths import ExperimentPaths, SweepPaths
-from exptflow.record import StageRecord, append_history, read_record, write_record
-from exptflow.states import StageState
-from exptflow.status import stage_status
+from exptflow.layout.paths import ExperimentPaths, SweepPaths
+from exptflow.layout.record import StageRecord, append_history, read_record, write_record
+from exptflow.layout.states import StageState
+from exptflow.runtime import snakemake_internals, supervision
+from exptflow.runtime.liveness import stage_status
 
 
 def refuse_beside_live_run(workdir: Path, action: str) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from exptflow.errors import UserInputError
-from exptflow.results import series
+from exptflow.results.load import series
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

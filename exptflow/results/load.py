@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from exptflow import collect as collector
 from exptflow.errors import UserInputError
-from exptflow.metrics import SERIES
-from exptflow.paths import ExperimentPaths, SweepPaths
+from exptflow.layout.paths import ExperimentPaths, SweepPaths
+from exptflow.results import collect as collector
+from exptflow.runtime.metrics import SERIES
 
 
 def load(

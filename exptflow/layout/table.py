@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from exptflow.jsonfiles import read_json
-from exptflow.paths import META, SweepPaths, existing_directories
+from exptflow.layout.jsonfiles import read_json
+from exptflow.layout.paths import META, SweepPaths, existing_directories
 
 if TYPE_CHECKING:
-    from exptflow.plan import Plan
+    from exptflow.compiler.plan import Plan
 
 # Bumped when a reader of the table would misread an older one; a table without a version
 # field is version 1.

@@ -8,9 +8,9 @@ from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
 from exptflow.errors import SweepFileError, UserInputError
-from exptflow.naming import experiment_name
-from exptflow.render import RESERVED, Scalar, placeholders
-from exptflow.spec import Grid, Issues, Sweep, join
+from exptflow.sweep.naming import experiment_name
+from exptflow.sweep.render import RESERVED, Scalar, placeholders
+from exptflow.sweep.spec import Grid, Issues, Sweep, join
 
 
 class Experiment(NamedTuple):

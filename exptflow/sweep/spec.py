@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from exptflow import render
 from exptflow.errors import SweepFileError, problem
-from exptflow.render import RESERVED, Scalar, Token
-from exptflow.yamlfile import load_documents
+from exptflow.sweep import render
+from exptflow.sweep.render import RESERVED, Scalar, Token
+from exptflow.sweep.yamlfile import load_documents
 
 # ``\Z``, not ``$``: ``$`` also matches before a final newline, which a name must not hold.
 PARAM_NAME = re.compile(r"[A-Za-z][\w\-]*\Z")

@@ -11,9 +11,9 @@ from importlib import resources
 from string import Template
 
 from exptflow import __version__
-from exptflow.paths import ExperimentPaths, OutputPaths
-from exptflow.plan import Plan
-from exptflow.spec import Stage, rule_name
+from exptflow.compiler.plan import Plan
+from exptflow.layout.paths import ExperimentPaths, OutputPaths
+from exptflow.sweep.spec import Stage, rule_name
 
 GENERATED_MARK = "# exptflow-generated sha256="
 
@@ -53,7 +53,7 @@ def _directives(stage: Stage, has_slots: bool, remaining: int) -> str:
 
 IN_PROCESS = (
     "    run:\n"
-    "        run_stage(wildcards.experiment, {stage}, params.command, threads, resources, "
+    "        run_job(wildcards.experiment, {stage}, params.command, threads, resources, "
     "gpu={gpu}{limit})\n"
 )
 AS_PROCESS = """    shell:
@@ -63,7 +63,7 @@ AS_PROCESS = """    shell:
 # Only sweeps with packed stages carry the process form of the wrapper.
 PROCESS_FORM = """# Stages packed into one cluster submission (`pack`) run the wrapper as a process:
 # inside a group job Snakemake would start a whole Snakemake for each `run:` member.
-JOB = f"{shlex.quote(sys.executable)} -m exptflow.job"
+JOB = f"{shlex.quote(sys.executable)} -m exptflow.runtime.job"
 GPU = " --slots " + shlex.quote(json.dumps(SLOTS)) if SLOTS else ""
 NO_GPU = " --no-gpu" if SLOTS else ""
 """

@@ -13,8 +13,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from exptflow.jsonfiles import write_json
-from exptflow.paths import RunPaths
+from exptflow.layout.jsonfiles import write_json
+from exptflow.layout.paths import RunPaths
 
 
 def git_state(workdir: Path, paths: RunPaths) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import yaml
 
-from exptflow.render import Scalar, format_value
+from exptflow.sweep.render import Scalar, format_value
 
 MAX_NAME_LENGTH = 120
 # A directory name is at most 255 bytes; ``renamed`` may add 9 more (``@`` and a hash).

@@ -6,20 +6,21 @@ unchanged sweep recompiles to byte-identical files and Snakemake has nothing to 
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from exptflow import expand as expansion
-from exptflow import generate, identity, spec
 from exptflow.bulk import paused_gc
+from exptflow.compiler import generate, identity
+from exptflow.compiler.plan import DONE, NEW, OUTDATED, Plan, make_plan
 from exptflow.errors import OtherSweepError, UserInputError
-from exptflow.paths import SweepPaths
-from exptflow.plan import DONE, NEW, OUTDATED, Plan, make_plan
-from exptflow.table import recorded_sweep, table_text
+from exptflow.layout.jsonfiles import write_atomic
+from exptflow.layout.paths import SweepPaths
+from exptflow.layout.table import recorded_sweep, table_text
+from exptflow.sweep import expand as expansion
+from exptflow.sweep import spec
 
 # Past this many experiments compile asks for --yes: a typo in a grid should not hang a laptop.
 LARGE_SWEEP = 1_000_000
@@ -76,7 +77,7 @@ def _check_output(output: Path, flag: str | None) -> None:
         )
 
 
-def plan(options: CompileOptions) -> Plan:
+def plan_sweep(options: CompileOptions) -> Plan:
     """Read, validate and expand the sweep and work out what would run. Writes nothing."""
     workdir = Path(options.workdir)
     sweep = spec.load(workdir / options.sweep, source=options.sweep, workdir=workdir)
@@ -97,10 +98,7 @@ def write_if_changed(path: Path, text: str) -> bool:
             return False
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    write_atomic(path, text)
     return True
 
 
@@ -185,11 +183,11 @@ def check_same_sweep(options: CompileOptions) -> None:
 
 
 def compile_sweep(options: CompileOptions) -> tuple[Plan, list[Written]]:
-    from exptflow.run import refuse_beside_live_run
+    from exptflow.runtime.launch import refuse_beside_live_run
 
     # Rewriting the table under a live run would change what its collector reads.
     refuse_beside_live_run(Path(options.workdir), "exptflow compile")
     with paused_gc():
-        plan_ = plan(options)  # first: a missing or broken sweep file is the error to show
+        plan_ = plan_sweep(options)  # first: a missing or broken sweep file is the error to show
         check_same_sweep(options)
         return plan_, write(plan_, options.workdir)

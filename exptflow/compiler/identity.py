@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from exptflow.errors import IdentityConflictError
-from exptflow.expand import Experiment
-from exptflow.jsonfiles import canonical, read_json
-from exptflow.naming import renamed
-from exptflow.paths import ExperimentPaths, existing_directories
+from exptflow.layout.jsonfiles import canonical, read_json
+from exptflow.layout.paths import ExperimentPaths, existing_directories
+from exptflow.sweep.expand import Experiment
+from exptflow.sweep.naming import renamed
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from exptflow.errors import NothingCompiledError
-from exptflow.paths import ExperimentPaths, SweepPaths
-from exptflow.status import RUNNING, stage_status
-from exptflow.table import describes, members, read_table
+from exptflow.layout.paths import ExperimentPaths, SweepPaths
+from exptflow.layout.table import describes, members, read_table
+from exptflow.runtime.liveness import RUNNING, stage_status
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from exptflow.jsonfiles import append_line, read_json, write_json
-from exptflow.states import StageState
+from exptflow.layout.jsonfiles import append_line, read_json, write_json
+from exptflow.layout.states import StageState
 
 # typing costs milliseconds at import and every job imports this module: annotations only.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from exptflow.paths import ExperimentPaths
+    from exptflow.layout.paths import ExperimentPaths
 
 # mypy reads the field names of a literal list: keep them spelled here.
 # (Not typing.NamedTuple: importing typing would cost every job milliseconds.)

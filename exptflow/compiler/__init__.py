@@ -1,0 +1,1 @@
+"""A sweep → a plan of jobs → the generated Snakefile, experiments table and profiles."""

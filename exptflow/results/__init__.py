@@ -1,0 +1,1 @@
+"""Reading what ran: status, the collector, the results table, pandas, plots, clean-up."""
