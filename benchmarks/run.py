@@ -49,7 +49,7 @@ def main() -> int:
     for figure in failed:
         print(f"  FAILED: {figure.case}: {figure.name} ({figure.target})")
     print(f"figures saved to {arguments.json}")
-    return 0
+    return 1 if failed else 0  # a missed target fails the command, as a test would
 
 
 if __name__ == "__main__":

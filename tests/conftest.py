@@ -115,12 +115,21 @@ def processes_in(directory: Path) -> list[str]:
     return found
 
 
+def as_a_terminal_job() -> None:
+    """Ctrl-C and Ctrl-\\ as a terminal's foreground job has them: a test suite started in the
+    background of a non-interactive shell (as CI may be) inherits both ignored, and Python
+    then leaves SIGINT ignored too."""
+    for signum in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def start(directory: Path, *command: str) -> subprocess.Popen[str]:
     """A command in its own session (a terminal's job: a group signal reaches it alone)."""
     return subprocess.Popen(
         list(command),
         cwd=directory,
         start_new_session=True,
+        preexec_fn=as_a_terminal_job,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

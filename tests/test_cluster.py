@@ -25,6 +25,7 @@ from conftest import (
     records,
     snakemake,
     start,
+    wait_for,
     write_sweep,
 )
 
@@ -56,13 +57,6 @@ def slurm_is_up() -> bool:
 slurm = pytest.mark.skipif(
     not slurm_is_up(), reason="no SLURM cluster: tests/cluster/slurm.sh start"
 )
-
-
-def wait_for(condition, timeout: float = 180.0) -> None:
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 def overlapping(jobs: list[dict]) -> list[tuple[dict, dict]]:
@@ -163,7 +157,11 @@ def test_failed_and_cancelled_stages_rerun_alone(tmp_path: Path) -> None:
         text=True,
     )
     record = tmp_path / "output/a=3/.exptflow/stage.train.json"
-    wait_for(lambda: record.exists() and json.loads(record.read_text())["state"] == "running")
+    wait_for(
+        lambda: record.exists() and json.loads(record.read_text())["state"] == "running",
+        timeout=180,
+        what="the train to run",
+    )
     job = json.loads(record.read_text())["slurm_job_id"]
     subprocess.run(["scancel", job], check=True)
     output, _ = run.communicate(timeout=300)
@@ -221,7 +219,7 @@ def test_a_stage_whose_job_dies_without_a_word_is_lost_and_reruns(tmp_path: Path
     run = start(tmp_path, sys.executable, "-m", "snakemake", *FAST)
     record_path = tmp_path / "output/a=1/.exptflow/stage.train.json"
     stage_pid = tmp_path / "output/a=1/stage-pid"
-    wait_for(lambda: stage_pid.exists() and stage_pid.read_text().strip())
+    wait_for(lambda: stage_pid.exists() and stage_pid.read_text().strip(), timeout=180)
     record = json.loads(record_path.read_text())
     assert record["slurm_job_id"]
     # As seen from another node: only SLURM can tell whether the stage still runs.

@@ -24,8 +24,9 @@ from exptflow.sweep import spec
 
 # Past this many experiments compile asks for --yes: a typo in a grid should not hang a laptop.
 LARGE_SWEEP = 1_000_000
-# Past this many, even --yes can't help: 100,000 experiments take 2 s and about 200 MB to
-# compile, so this is minutes and 10 GB, and the Snakemake DAG of it would not fit either.
+# Past this many, even --yes can't help: compile time and memory grow linearly (the
+# benchmarks' compile case), so this is minutes and gigabytes, and the Snakemake DAG of it
+# would not fit either.
 MAX_SWEEP = 5_000_000
 
 

@@ -15,11 +15,12 @@ def before_run(run_dir: str, sweep: str) -> None:
     """``onstart``: provenance and pandas, beside the first stages instead of before them.
 
     Capturing provenance imports gitpython and asks git for the state of the repository
-    (0.1 s here; seconds in a large repository); stages start meanwhile, and each waits for
-    git.json only when it finishes, to record the commit. Snakemake imports pandas when the
-    first job finishes (to hash params, whenever pandas is installed, and exptflow needs it):
-    0.35 s during which no job starts, unless it is imported already. Neither thread is a
-    daemon: an interpreter exiting mid-import is no place to be.
+    (seconds in a large repository); stages start meanwhile, and each waits for git.json only
+    when it finishes, to record the commit. Snakemake imports pandas when the first job
+    finishes (to hash params, whenever pandas is installed, and exptflow needs it): a pause
+    during which no job starts, unless it is imported already (both measured by the
+    benchmarks' utilisation case, "fixed cost"). Neither thread is a daemon: an interpreter
+    exiting mid-import is no place to be.
     """
     provenance_ready.clear()
     threading.Thread(target=_capture, args=(run_dir, sweep), name="exptflow-provenance").start()
@@ -51,10 +52,11 @@ def after_run(success: bool) -> None:
     scheduler, which has returned by now, but Python waits for it at exit: one second added
     to every run, measured in benchmarks/ (utilisation case).
 
-    At exit, Python's last garbage collections walk every object Snakemake and pandas made:
-    0.2-0.3 s per run here. Frozen objects are left out of them (and freed with the process);
-    nothing of Snakemake's relies on a cycle being collected at exit: files, logs and locks
-    are closed by ``atexit`` handlers and Snakemake's own shutdown.
+    At exit, Python's last garbage collections walk every object Snakemake and pandas made
+    (the utilisation case's "fixed cost, one-stage sweep" shows it). Frozen objects are left
+    out of them (and freed with the process); nothing of Snakemake's relies on a cycle being
+    collected at exit: files, logs and locks are closed by ``atexit`` handlers and
+    Snakemake's own shutdown.
     """
     if not success:
         collect_results()

@@ -136,6 +136,7 @@ def forward_signals() -> None:
         if previous in (signal.SIG_IGN, None) or getattr(previous, "forwards", False):
             continue  # ignored (`nohup`), set outside Python, or passed on already
         signal.signal(signum, _forwarder(previous))
+    _start_escalation()
 
 
 def _forwarder(previous: object) -> Callable[[int, object], None]:
@@ -144,8 +145,7 @@ def _forwarder(previous: object) -> Callable[[int, object], None]:
             first = not _stopping
             _stopping.append(signum)
         signal_stages(signum if first else signal.SIGKILL)  # a second signal kills
-        if first:
-            _kill_survivors_later()
+        _stop_requested.set()
         if callable(previous):
             previous(signum, frame)
         elif previous == signal.SIG_DFL:
@@ -156,11 +156,30 @@ def _forwarder(previous: object) -> Callable[[int, object], None]:
     return forward
 
 
-def _kill_survivors_later() -> None:
-    """SIGKILL, after the grace period, every stage that outlived the signal passed on."""
-    timer = threading.Timer(STOP_GRACE_SECONDS, signal_stages, args=(signal.SIGKILL,))
-    timer.daemon = True  # never what keeps the process alive
-    timer.start()
+_stop_requested = threading.Event()  # set by the first signal passed on to the stages
+_escalation: dict[int, threading.Thread] = {}  # by pid: one per supervising process
+
+
+def _start_escalation() -> None:
+    """Start, ahead of any signal, the thread that kills the stages outliving one.
+
+    Started here, not in the signal handler: starting a thread there could deadlock with
+    the main thread interrupted while it holds threading's own lock (Snakemake's main
+    thread starts a timer every scheduling round).
+    """
+    with _groups_lock:
+        if os.getpid() in _escalation:
+            return
+        thread = threading.Thread(target=_escalate, name="exptflow-stop", daemon=True)
+        _escalation[os.getpid()] = thread
+    thread.start()
+
+
+def _escalate() -> None:
+    """SIGKILL, a grace period after the first stop signal, every stage still running."""
+    _stop_requested.wait()
+    time.sleep(STOP_GRACE_SECONDS)  # the grace period itself: stages shut down meanwhile
+    signal_stages(signal.SIGKILL)
 
 
 def started_at(pid: int) -> float | None:
