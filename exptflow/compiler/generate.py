@@ -84,13 +84,10 @@ def _action(stage: Stage) -> str:
 
 
 def _rule(stage: Stage, has_slots: bool, remaining: int) -> str:
-    before, after = _done_parts()
     return template("exptflow.workflow", "rule.smk.tmpl").substitute(
         rule=rule_name(stage.name),
         stage=stage.name,
         stage_literal=json.dumps(stage.name),
-        done_before=before,
-        done_after=after,
         process_params="        resolved=resolved_params,\n" if stage.pack else "",
         directives=_directives(stage, has_slots, remaining),
         action=_action(stage),
