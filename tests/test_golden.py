@@ -90,3 +90,27 @@ def test_edited_profile_without_threads_is_warned_about_and_still_runs(tmp_path:
     snakemake(tmp_path)  # each stage in a Snakemake subprocess: slower, same result
     assert (tmp_path / "output/a=1/out").read_text() == "ran-1\n"
     assert {r["state"] for r in records(tmp_path)} == {"done"}
+
+
+@pytest.mark.slow
+def test_the_generated_snakefile_is_lint_clean(tmp_path: Path) -> None:
+    # Stages of every kind but packed ones (`pack` runs the wrapper from a `shell:`, which
+    # the linter would have declare a conda environment).
+    write_sweep(tmp_path, SWEEP.replace(", pack: 20}", "}"))
+    exptflow(tmp_path, "compile")
+    result = snakemake(tmp_path, "--lint")
+    assert "Congratulations, your workflow is in a good condition!" in result.stderr, result.stderr
+
+
+@pytest.mark.slow
+def test_each_stage_s_log_directive_points_at_its_latest_log(tmp_path: Path) -> None:
+    write_sweep(tmp_path, "template:\n  train: echo run {a}\n---\na: [1]\n")
+    exptflow(tmp_path, "run")
+    write_sweep(tmp_path, "template:\n  train: echo rerun {a}\n---\na: [1]\n")
+    exptflow(tmp_path, "run")
+
+    latest = tmp_path / "output/a=1/.exptflow/train.log"
+    assert latest.is_symlink() and latest.read_text() == "rerun 1\n"
+    assert len(list((tmp_path / "output/a=1").glob("log.train.*"))) == 2
+    said = (tmp_path / "output/.exptflow/collect.log").read_text()
+    assert said == "exptflow: output/results.tsv: 1 experiments (1 read, 0 unchanged)\n"

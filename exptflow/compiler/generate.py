@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from importlib import resources
+from pathlib import Path
 from string import Template
 
 from exptflow import __version__
@@ -22,10 +24,9 @@ def template(package: str, name: str) -> Template:
     return Template(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
 
 
-def _done_parts() -> tuple[str, str]:
-    """What surrounds the stage name in an experiment's ``.done`` path."""
-    relative = ExperimentPaths("").done("\0").as_posix()
-    before, after = relative.split("\0")
+def _around_stage(path: Callable[[ExperimentPaths, str], Path]) -> tuple[str, str]:
+    """What surrounds the stage name in a path of an experiment's directory."""
+    before, after = path(ExperimentPaths(""), "\0").as_posix().split("\0")
     return before, after
 
 
@@ -64,7 +65,7 @@ AS_PROCESS = """    shell:
 PROCESS_FORM = """# Stages packed into one cluster submission (`pack`) run the wrapper as a process:
 # inside a group job Snakemake would start a whole Snakemake for each `run:` member.
 JOB = f"{shlex.quote(sys.executable)} -m exptflow.runtime.job"
-GPU = " --slots " + shlex.quote(json.dumps(SLOTS)) if SLOTS else ""
+GPU = f" --slots {shlex.quote(json.dumps(SLOTS))}" if SLOTS else ""
 NO_GPU = " --no-gpu" if SLOTS else ""
 """
 PROCESS_FUNCTIONS = """def resolved_params(wildcards):
@@ -100,7 +101,8 @@ def _imports(packed: bool) -> list[str]:
 
 
 def snakefile(plan: Plan, table: str) -> str:
-    before, after = _done_parts()
+    done_before, done_after = _around_stage(ExperimentPaths.done)
+    log_before, log_after = _around_stage(ExperimentPaths.latest_log)
     sweep = plan.sweep
     count = len(sweep.stages)
     rules = "".join(
@@ -120,8 +122,11 @@ def snakefile(plan: Plan, table: str) -> str:
         imports="\n".join(f"import {name}" for name in _imports(packed)),
         process_form=PROCESS_FORM if packed else "",
         process_functions=PROCESS_FUNCTIONS if packed else "",
-        done_before=before,
-        done_after=after,
+        done_before=done_before,
+        done_after=done_after,
+        log_before=log_before,
+        log_after=log_after,
+        collect_log_literal=json.dumps(OutputPaths(plan.output).collect_log.as_posix()),
         rules=rules,
     )
 

@@ -83,6 +83,10 @@ class ExperimentPaths:
         """mlrunner's naming: ``log.<stage>.<YYYYmmdd.HHMMSS>``."""
         return self.directory / f"log.{stage}.{started}"
 
+    def latest_log(self, stage: str) -> Path:
+        """A link to the stage's latest log: the rule's ``log:``, a name that does not change."""
+        return self.meta / f"{stage}.log"
+
     def logs(self, stage: str) -> list[Path]:
         """Every log of ``stage``, oldest first."""
         return sorted(self.directory.glob(f"log.{stage}.*"))
@@ -144,6 +148,11 @@ class OutputPaths:
     @property
     def meta(self) -> Path:
         return self.root / META
+
+    @property
+    def collect_log(self) -> Path:
+        """What the collector said last: how many experiments it read, and its warnings."""
+        return self.meta / "collect.log"
 
     @property
     def collect_cache(self) -> Path:

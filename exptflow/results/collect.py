@@ -457,16 +457,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m exptflow.results.collect", description=__doc__)
     parser.add_argument("--workdir", default=".", help="where the sweep was compiled")
     parser.add_argument("-o", "--output", help="experiments root (default: the compiled one)")
+    parser.add_argument("--log", help="also write what it says to this file")
     arguments = parser.parse_args(argv)
     sources = sources_from_table(Path(arguments.workdir), arguments.output)
     collection = collect(sources)
     for warning in collection.warnings:
         print(warning, file=sys.stderr)
     write_table(collection, results_path(sources))
-    print(
+    said = (
         f"exptflow: {results_path(sources)}: {len(collection.rows)} experiments "
         f"({collection.read} read, {collection.reused} unchanged)"
     )
+    print(said)
+    if arguments.log:
+        write_atomic(
+            Path(arguments.log), "".join(f"{line}\n" for line in [*collection.warnings, said])
+        )
     return 0
 
 

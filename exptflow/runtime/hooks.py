@@ -37,11 +37,12 @@ def _capture(run_dir: str, sweep: str) -> None:
     capture_environment(paths)
 
 
-def collect_results() -> None:
-    """Write ``results.tsv`` (imported here: only the run that collects pays for it)."""
+def collect_results(log: str | None = None) -> None:
+    """Write ``results.tsv``, and what the collector said to ``log`` (imported here: only the
+    run that collects pays for it)."""
     from exptflow.results.collect import main
 
-    main([])
+    main(["--log", log] if log else [])
 
 
 def after_run(success: bool) -> None:

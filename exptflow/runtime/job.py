@@ -143,6 +143,18 @@ def _open_log(paths: ExperimentPaths, stage: str, stamp: str) -> tuple[Path, int
     raise RuntimeError(f"too many logs named {path}")
 
 
+def _link_latest_log(paths: ExperimentPaths, stage: str, log: Path) -> None:
+    """Point the stage's ``log:`` file at this run's log (replaced atomically)."""
+    link = paths.latest_log(stage)
+    temporary = link.with_name(f".{link.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        os.symlink(os.path.relpath(log, link.parent), temporary)
+        os.replace(temporary, link)
+    except OSError:  # a file system without links: the log itself is all there is
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+
+
 def _forward_signals(process: subprocess.Popen[bytes]) -> None:
     """Process form: pass SIGINT/SIGTERM/SIGHUP to the stage's group, then stop waiting."""
     stopping: list[int] = []
@@ -288,6 +300,7 @@ def _start(
     started = time.time()
     stamp = time.strftime(TIME_FORMAT, time.localtime(started))
     log, log_descriptor = _open_log(paths, request.stage, stamp)
+    _link_latest_log(paths, request.stage, log)
     killed_marker = paths.killed_marker(request.stage)
     killed_marker.unlink(missing_ok=True)
     record = StageRecord(
