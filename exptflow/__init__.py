@@ -31,7 +31,7 @@ _LAZY = {
     "summary": "exptflow.runtime.metrics",
     "load": "exptflow.results.load",
     "series": "exptflow.results.load",
-    "register_parser": "exptflow.results.collect",
+    "register_parser": "exptflow.results.sources",
 }
 
 

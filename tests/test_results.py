@@ -16,6 +16,7 @@ from conftest import exptflow as exptflow_cli
 from conftest import snakemake, write_sweep
 from exptflow.results import collect, plot, show
 from exptflow.results import load as results
+from exptflow.results.sources import _REGISTERED
 
 pytestmark = pytest.mark.slow
 
@@ -142,7 +143,7 @@ def test_registered_parser_applies_in_load(sweep: Path) -> None:
     try:
         frame = exptflow.load(sweep / "output")
     finally:
-        collect._REGISTERED.remove(name_length)
+        _REGISTERED.remove(name_length)
     assert set(frame["name_length"]) == {len("lr=0.1+seed=1")}
 
 

@@ -1,29 +1,17 @@
-"""The collector: one row per experiment (params, each stage's state and duration, metrics)
-from the files alone, written to ``<output>/results.tsv``.
-
-Metric sources, in the order later ones override earlier ones: ``metrics.json`` (a flat
-object), ``metrics.jsonl`` from ``exptflow.log`` (last value of each series), ``summary.json``
-from ``exptflow.summary``, regexes over stage logs declared under ``metrics:`` in the sweep
-file, and Python parsers (``parsers:`` in the sweep file, or ``register_parser`` in a
-notebook). A file that can't be parsed gives a warning naming it, never a crash.
+"""The collector: one row per experiment of the sweep, written to ``<output>/results.tsv``.
 
 Incremental: a row is rebuilt only when one of the files it came from changed (size and
-modification time), so re-collecting a large sweep costs a ``stat`` per file.
+modification time), so re-collecting a large sweep costs a ``stat`` per file. What it reads
+is ``sources``; how one experiment becomes a row is ``rows``.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib
-import itertools
 import json
 import os
-import re
-import statistics
 import sys
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,55 +19,13 @@ from typing import Any
 from exptflow.bulk import paused_gc
 from exptflow.layout.jsonfiles import read_json, write_atomic
 from exptflow.layout.paths import ExperimentPaths, OutputPaths
-from exptflow.layout.table import describes, members, read_table
-from exptflow.runtime.liveness import RUNNING, stage_status
-from exptflow.runtime.metrics import METRICS, SERIES, SUMMARY
+from exptflow.layout.table import members
+from exptflow.results.rows import read_experiment
+from exptflow.results.sources import Sources, import_parser, sources_from_table
+from exptflow.runtime.liveness import RUNNING
+from exptflow.runtime.metrics import METRICS, SERIES
 
-Parser = Callable[[Path, dict[str, Any]], dict[str, Any]]
 CACHE_VERSION = 1
-_REGISTERED: list[Parser] = []
-REDUCE: dict[str, Callable[[list[float]], float]] = {
-    "last": lambda values: values[-1],
-    "first": lambda values: values[0],
-    "max": max,
-    "min": min,
-    "mean": statistics.fmean,
-}
-
-
-def register_parser(parser: Parser) -> Parser:
-    """Apply ``parser(experiment_dir, record) -> dict`` in :func:`exptflow.load` (a decorator)."""
-    _REGISTERED.append(parser)
-    return parser
-
-
-@dataclass(frozen=True)
-class LogRegex:
-    """``metrics:`` of the sweep as the compiled table holds it (spec.LogMetric's fields).
-
-    Read from experiments.json, so the collector never imports the YAML side."""
-
-    name: str
-    stage: str
-    regex: str
-    reduce: str = "last"
-
-
-@dataclass(frozen=True)
-class Sources:
-    """What to collect: the compiled sweep's experiments and metric sources."""
-
-    output: Path
-    experiments: dict[str, dict[str, Any]]  # name -> {"params", "stages"} from the table
-    regexes: tuple[LogRegex, ...] = ()
-    parsers: tuple[str, ...] = ()
-    workdir: Path = Path(".")
-    compiled: bool = False  # a compiled table describes the root: it says what the sweep is
-    include_stale: bool = False  # also the directories the sweep no longer lists
-
-    def fingerprint(self) -> str:
-        text = json.dumps([[r.__dict__ for r in self.regexes], list(self.parsers)], sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -92,206 +38,6 @@ class Collection:
     read: int = 0  # experiments whose files were read this time
     reused: int = 0  # experiments whose cached row was still valid
     marked: bool = False  # rows have ``in_sweep`` (False: a directory the sweep no longer lists)
-
-
-def sources_from_table(
-    workdir: Path = Path("."), output: str | None = None, include_stale: bool = False
-) -> Sources:
-    """The compiled sweep's experiments and metric sources; a bare output root works too
-    (then every directory under it is collected)."""
-    table = read_table(workdir) or {}
-    root = workdir / (output or table.get("output", "output"))
-    if table and not describes(table, workdir, root):
-        table = {}
-    regexes = tuple(LogRegex(**entry) for entry in table.get("metrics", []))
-    return Sources(
-        output=root,
-        experiments=table.get("experiments", {}),
-        regexes=regexes,
-        parsers=tuple(table.get("parsers", [])),
-        workdir=workdir,
-        compiled=bool(table),
-        include_stale=include_stale,
-    )
-
-
-# --- reading one experiment -----------------------------------------------------------------
-
-
-def _read_text(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-
-
-def _read_json_object(path: str, warnings: list[str]) -> dict[str, Any]:
-    try:
-        text = _read_text(path)
-        if text is None:
-            return {}
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
-    except (OSError, UnicodeDecodeError) as error:
-        warnings.append(f"warning: {path}: unreadable ({error}); skipped")
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        warnings.append(f"warning: {path}: line {error.lineno}: {error.msg}; skipped")
-        return {}
-    if not isinstance(data, dict):
-        warnings.append(f"warning: {path}: not a JSON object; skipped")
-        return {}
-    return {key: value for key, value in data.items() if _is_cell(value)}
-
-
-def _is_cell(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | float | bool)
-
-
-def read_series(path: Path | str, warnings: list[str]) -> list[dict[str, Any]]:
-    """The points of a ``metrics.jsonl``; corrupt lines are skipped with a warning."""
-    try:
-        text = _read_text(os.fspath(path))
-    except (OSError, UnicodeDecodeError) as error:
-        warnings.append(f"warning: {path}: unreadable ({error}); skipped")
-        return []
-    if not text:
-        return []
-    try:  # one parse of the whole file: much faster than a json.loads per line
-        points = json.loads("[" + text.strip().replace("\n", ",") + "]")
-        if set(map(type, points)) <= {dict}:
-            return points
-    except json.JSONDecodeError:
-        pass
-    lines = [line for line in text.splitlines() if line.strip()]
-    return _read_series_by_line(Path(path), lines, warnings)
-
-
-def _read_series_by_line(path: Path, lines: list[str], warnings: list[str]) -> list[dict]:
-    points = []
-    for number, line in enumerate(lines, 1):
-        try:
-            point = json.loads(line)
-        except json.JSONDecodeError as error:
-            warnings.append(f"warning: {path}: line {number}: {error.msg}; line skipped")
-            continue
-        if isinstance(point, dict):
-            points.append(point)
-        else:
-            warnings.append(f"warning: {path}: line {number}: not a JSON object; line skipped")
-    return points
-
-
-def series_last_values(path: str, warnings: list[str]) -> dict[str, Any]:
-    """The last value of every logged metric, usually without parsing the whole series.
-
-    When every key of the file also appears in its last line (checked by counting
-    ``"key":`` occurrences, in C), the last line holds every last value; otherwise, or when
-    a line is not valid JSON, the whole file is parsed.
-    """
-    try:
-        text = _read_text(path)
-    except (OSError, UnicodeDecodeError) as error:
-        warnings.append(f"warning: {path}: unreadable ({error}); skipped")
-        return {}
-    if not text or not text.strip():
-        return {}
-    last_line = text.rstrip().rsplit("\n", 1)[-1]
-    try:
-        point = json.loads(last_line)
-    except json.JSONDecodeError:
-        point = None
-    if isinstance(point, dict):
-        keys = [json.dumps(key, ensure_ascii=False) + ":" for key in point]
-        if sum(text.count(key) for key in keys) == text.count('":'):
-            return last_values([point])
-    return last_values(read_series(path, warnings))
-
-
-def last_values(points: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    # Later points override earlier ones; map/chain keep the loop in C for long series.
-    last = dict(itertools.chain.from_iterable(map(dict.items, points)))
-    last.pop("step", None)
-    last.pop("time", None)
-    return {key: value for key, value in last.items() if _is_cell(value)}
-
-
-def _log_metric(paths: ExperimentPaths, regex: LogRegex, warnings: list[str]) -> float | None:
-    logs = paths.logs(regex.stage)
-    if not logs:
-        return None
-    try:
-        text = logs[-1].read_text(encoding="utf-8", errors="replace")
-    except OSError as error:
-        warnings.append(f"warning: {logs[-1]}: unreadable ({error}); {regex.name} skipped")
-        return None
-    found = []
-    for match in re.finditer(regex.regex, text):
-        try:
-            found.append(float(match.group(1)))
-        except ValueError:
-            warnings.append(f"warning: {logs[-1]}: {regex.name}: {match.group(1)!r} is no number")
-    return REDUCE[regex.reduce](found) if found else None
-
-
-def _import_parser(name: str, workdir: Path) -> Parser:
-    module_name, function = name.split(":")
-    if str(workdir.resolve()) not in sys.path:
-        sys.path.insert(0, str(workdir.resolve()))
-    return getattr(importlib.import_module(module_name), function)
-
-
-def apply_parsers(
-    parsers: Iterable[tuple[str, Parser]], paths: ExperimentPaths, record: dict, warnings: list[str]
-) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for name, parser in parsers:
-        try:
-            result = parser(paths.directory, record)
-        except Exception as error:  # a user's parser must not stop the table
-            warnings.append(f"warning: parser {name} failed on {paths.directory}: {error!r}")
-            continue
-        if isinstance(result, dict):
-            found.update({k: v for k, v in result.items() if _is_cell(v)})
-        elif result is not None:
-            warnings.append(f"warning: parser {name} returned {type(result).__name__}, not a dict")
-    return found
-
-
-def read_experiment(
-    paths: ExperimentPaths,
-    entry: dict[str, Any],
-    sources: Sources,
-    parsers: Sequence[tuple[str, Parser]],
-) -> dict[str, Any]:
-    """Params, each stage's state and duration, metrics and warnings of one experiment."""
-    warnings: list[str] = []
-    params = read_json(paths.params_file)
-    params = params if isinstance(params, dict) else entry.get("params", {})
-    stages = entry.get("stages") or paths.recorded_stages()
-    statuses = [stage_status(paths, stage, time.time()) for stage in stages]
-    metrics = _read_json_object(paths.file(METRICS), warnings)
-    metrics.update(series_last_values(paths.file(SERIES), warnings))
-    metrics.update(_read_json_object(paths.file(SUMMARY), warnings))
-    for regex in sources.regexes:
-        metrics[regex.name] = _log_metric(paths, regex, warnings)
-    record = {
-        "params": params,
-        "stages": {s.stage: s.record.to_json() if s.record else None for s in statuses},
-    }
-    metrics.update(apply_parsers(parsers, paths, record, warnings))
-    return {
-        "params": params,
-        "stages": {s.stage: [s.state, s.duration] for s in statuses},
-        "metrics": metrics,
-        "warnings": warnings,
-    }
-
-
-# --- incremental collection -------------------------------------------------------------------
 
 
 def _stat(path: str) -> list[int] | None:
@@ -367,7 +113,7 @@ def collect(sources: Sources, use_cache: bool = True) -> Collection:
 
 def _collect(sources: Sources, use_cache: bool) -> Collection:
     cache = _load_cache(sources) if use_cache else {}
-    parsers = [(name, _import_parser(name, sources.workdir)) for name in sources.parsers]
+    parsers = [(name, import_parser(name, sources.workdir)) for name in sources.parsers]
     fresh: dict[str, Any] = {}
     collection = Collection([], [], [], [], marked=sources.compiled and sources.include_stale)
     for name in _names(sources):
@@ -408,9 +154,6 @@ def _add(
     row["directory"] = paths.root
     collection.rows.append(row)
     collection.warnings.extend(entry["warnings"])
-
-
-# --- the results table ------------------------------------------------------------------------
 
 
 def varying(rows: list[dict[str, Any]], keys: Iterable[str]) -> list[str]:

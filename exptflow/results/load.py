@@ -12,6 +12,8 @@ import pandas as pd
 from exptflow.errors import UserInputError
 from exptflow.layout.paths import ExperimentPaths, SweepPaths
 from exptflow.results import collect as collector
+from exptflow.results import rows
+from exptflow.results.sources import registered_parsers
 from exptflow.runtime.metrics import SERIES
 
 
@@ -53,14 +55,15 @@ def load(
 
 
 def _apply_registered(collection: collector.Collection) -> None:
-    if not collector._REGISTERED:
+    registered = registered_parsers()
+    if not registered:
         return
-    parsers = [(getattr(p, "__name__", repr(p)), p) for p in collector._REGISTERED]
+    parsers = [(getattr(p, "__name__", repr(p)), p) for p in registered]
     for row in collection.rows:
         paths = ExperimentPaths(row["directory"])
         params = {key: row[key] for key in collection.params if key in row}
         record = {"params": params, "stages": {}}
-        found = collector.apply_parsers(parsers, paths, record, collection.warnings)
+        found = rows.apply_parsers(parsers, paths, record, collection.warnings)
         row.update(found)
         collector._extend(collection.metrics, found)
 
@@ -115,7 +118,7 @@ def series(output_dir: str | Path, experiment: str, metric: str) -> pd.DataFrame
     """The logged points of one metric of one experiment: columns ``step`` and ``metric``."""
     path = ExperimentPaths.of(output_dir, experiment).directory / SERIES
     warnings: list[str] = []
-    points = [p for p in collector.read_series(path, warnings) if metric in p]
+    points = [p for p in rows.read_series(path, warnings) if metric in p]
     for warning in warnings:
         print(warning, file=sys.stderr)
     steps = [p.get("step", index) for index, p in enumerate(points)]
