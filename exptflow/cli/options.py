@@ -14,17 +14,20 @@ def add_compile_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", "-t", help="only the grid documents with this `_title`")
     parser.add_argument("--sample", type=int, help="a random subset of N experiments")
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
-    parser.add_argument(
-        "--rename-changed",
-        action="store_true",
-        help="give experiments whose directory holds other params a new directory",
-    )
-    parser.add_argument("--yes", action="store_true", help="compile even a huge sweep")
-    parser.add_argument(
-        "--replace",
-        action="store_true",
-        help="replace the Snakefile and table another sweep file compiled here",
-    )
+    add_switches(parser, COMPILE_SWITCHES)
+
+
+COMPILE_SWITCHES = {
+    "--rename-changed": "give experiments whose directory holds other params a new directory",
+    "--yes": "compile even a huge sweep",
+    "--replace": "replace the Snakefile and table another sweep file compiled here",
+}
+
+
+def add_switches(parser: argparse.ArgumentParser, switches: dict[str, str]) -> None:
+    """Flags that take no value, by name and help text."""
+    for flag, text in switches.items():
+        parser.add_argument(flag, action="store_true", help=text)
 
 
 def compile_options(arguments: argparse.Namespace, sweep: str) -> CompileOptions:

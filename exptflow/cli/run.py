@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from exptflow.cli.options import add_compile_options, compile_options, print_orphans
+from exptflow.cli.options import add_compile_options, add_switches, compile_options, print_orphans
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -14,11 +14,8 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
         help="compile, then run snakemake (resumes after a crash); other args go to snakemake",
     )
     parser.add_argument("--sweep", default="params.yaml", help="default: params.yaml")
-    parser.add_argument(
-        "--detach",
-        action="store_true",
-        help="run snakemake in the background, immune to logout; its log goes to the output dir",
-    )
+    detach = "run snakemake in the background, immune to logout; its log goes to the output dir"
+    add_switches(parser, {"--detach": detach})
     add_compile_options(parser)
 
 

@@ -22,9 +22,20 @@ class ExperimentPaths:
     def of(cls, output: str | os.PathLike[str], name: str) -> ExperimentPaths:
         return cls(f"{os.fspath(output)}/{name}")
 
-    def file(self, name: str) -> str:
-        """A file the user's program writes in the experiment directory (``metrics.json``)."""
-        return f"{self.root}/{name}"
+    @property
+    def metrics(self) -> str:
+        """A flat JSON object of metrics the user's program may write."""
+        return f"{self.root}/metrics.json"
+
+    @property
+    def series(self) -> str:
+        """``exptflow.log``: one JSON point per line, appended."""
+        return f"{self.root}/metrics.jsonl"
+
+    @property
+    def summary(self) -> str:
+        """``exptflow.summary``: final values, merged and replaced atomically."""
+        return f"{self.root}/summary.json"
 
     @property
     def name(self) -> str:
@@ -134,43 +145,31 @@ class SweepPaths:
         return OutputPaths(self.output)
 
 
+class _File:
+    """A path under an object's ``root``: ``results = _File("results.tsv")``."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+    def __get__(self, paths: OutputPaths | RunPaths, owner: type | None = None) -> Path:
+        return paths.root.joinpath(*self.parts)
+
+
 class OutputPaths:
     """The files of an experiments root that belong to no one experiment."""
+
+    results = _File("results.tsv")  # the collector's table: one row per experiment
+    meta = _File(META)
+    collect_log = _File(META, "collect.log")  # what the collector said last
+    collect_cache = _File(META, "collect-cache.json")  # rows valid while their files are unchanged
+    runs = _File(META, "runs")  # one folder per `snakemake` run with its provenance
+    archive = _File(META, "archive")  # where `exptflow clean --yes` moves stale experiments
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
 
-    @property
-    def results(self) -> Path:
-        """The results table the collector writes: one row per experiment."""
-        return self.root / "results.tsv"
-
-    @property
-    def meta(self) -> Path:
-        return self.root / META
-
-    @property
-    def collect_log(self) -> Path:
-        """What the collector said last: how many experiments it read, and its warnings."""
-        return self.meta / "collect.log"
-
-    @property
-    def collect_cache(self) -> Path:
-        """The collector's rows by experiment, valid while their files are unchanged."""
-        return self.meta / "collect-cache.json"
-
-    @property
-    def runs(self) -> Path:
-        """One folder per ``snakemake`` run with its provenance."""
-        return self.meta / "runs"
-
     def run(self, run_id: str) -> Path:
         return self.runs / run_id
-
-    @property
-    def archive(self) -> Path:
-        """Where ``exptflow clean --yes`` moves experiments the sweep no longer lists."""
-        return self.meta / "archive"
 
     def archived(self, stamp: str) -> Path:
         """One ``exptflow clean --yes``: the experiment directories it moved, intact."""
@@ -184,24 +183,13 @@ class OutputPaths:
 class RunPaths:
     """The provenance files of one ``snakemake`` run."""
 
+    git = _File("git.json")  # commit, message, branch, dirty
+    diff = _File("uncommitted.patch")
+    untracked = _File("untracked.txt")
+    environment = _File("environment.json")  # Python, platform, packages
+
     def __init__(self, directory: str | os.PathLike[str]) -> None:
-        self.directory = Path(directory)
-
-    @property
-    def git(self) -> Path:
-        return self.directory / "git.json"
-
-    @property
-    def diff(self) -> Path:
-        return self.directory / "uncommitted.patch"
-
-    @property
-    def untracked(self) -> Path:
-        return self.directory / "untracked.txt"
-
-    @property
-    def environment(self) -> Path:
-        return self.directory / "environment.json"
+        self.root = self.directory = Path(directory)
 
     def sweep_copy(self, source: str) -> Path:
         return self.directory / Path(source).name

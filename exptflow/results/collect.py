@@ -23,7 +23,6 @@ from exptflow.layout.table import members
 from exptflow.results.rows import read_experiment
 from exptflow.results.sources import Sources, import_parser, sources_from_table
 from exptflow.runtime.liveness import RUNNING
-from exptflow.runtime.metrics import METRICS, SERIES
 
 CACHE_VERSION = 1
 
@@ -70,8 +69,8 @@ def signature(paths: ExperimentPaths, sources: Sources) -> list[Any]:
     return [
         _stat(paths.root),
         _stat(paths.meta_file),
-        _stat(paths.file(METRICS)),
-        _stat(paths.file(SERIES)),
+        _stat(paths.metrics),
+        _stat(paths.series),
     ]
 
 

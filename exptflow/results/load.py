@@ -14,7 +14,6 @@ from exptflow.layout.paths import ExperimentPaths, SweepPaths
 from exptflow.results import collect as collector
 from exptflow.results import rows
 from exptflow.results.sources import registered_parsers
-from exptflow.runtime.metrics import SERIES
 
 
 def load(
@@ -116,7 +115,7 @@ def aggregate(frame: pd.DataFrame, group_over: Sequence[str]) -> pd.DataFrame:
 
 def series(output_dir: str | Path, experiment: str, metric: str) -> pd.DataFrame:
     """The logged points of one metric of one experiment: columns ``step`` and ``metric``."""
-    path = ExperimentPaths.of(output_dir, experiment).directory / SERIES
+    path = ExperimentPaths.of(output_dir, experiment).series
     warnings: list[str] = []
     points = [p for p in rows.read_series(path, warnings) if metric in p]
     for warning in warnings:

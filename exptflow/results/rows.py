@@ -23,7 +23,6 @@ from exptflow.layout.jsonfiles import read_json
 from exptflow.layout.paths import ExperimentPaths
 from exptflow.results.sources import LogRegex, Parser, Sources
 from exptflow.runtime.liveness import stage_status
-from exptflow.runtime.metrics import METRICS, SERIES, SUMMARY
 
 REDUCE: dict[str, Callable[[list[float]], float]] = {
     "last": lambda values: values[-1],
@@ -182,9 +181,9 @@ def read_experiment(
     params = params if isinstance(params, dict) else entry.get("params", {})
     stages = entry.get("stages") or paths.recorded_stages()
     statuses = [stage_status(paths, stage, time.time()) for stage in stages]
-    metrics = _read_json_object(paths.file(METRICS), warnings)
-    metrics.update(series_last_values(paths.file(SERIES), warnings))
-    metrics.update(_read_json_object(paths.file(SUMMARY), warnings))
+    metrics = _read_json_object(paths.metrics, warnings)
+    metrics.update(series_last_values(paths.series, warnings))
+    metrics.update(_read_json_object(paths.summary, warnings))
     for regex in sources.regexes:
         metrics[regex.name] = _log_metric(paths, regex, warnings)
     record = {

@@ -18,15 +18,13 @@ import time
 from pathlib import Path
 
 from exptflow.layout.jsonfiles import write_atomic
+from exptflow.layout.paths import ExperimentPaths
 
 # typing costs milliseconds at import and every job imports this module: annotations only.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-SERIES = "metrics.jsonl"
-SUMMARY = "summary.json"
-METRICS = "metrics.json"
 
 _directory: Path | None = None
 
@@ -65,7 +63,7 @@ def log(step: int | None = None, **metrics: Any) -> None:
     point: dict[str, object] = {"step": step} if step is not None else {}
     point.update({name: _plain(value) for name, value in metrics.items()})
     point["time"] = time.time()
-    with open(directory / SERIES, "a", encoding="utf-8") as handle:
+    with open(ExperimentPaths(directory).series, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(point) + "\n")
 
 
@@ -74,7 +72,7 @@ def summary(values: dict[str, Any] | None = None, **more: Any) -> None:
     directory = target()
     if directory is None:
         return
-    path = directory / SUMMARY
+    path = Path(ExperimentPaths(directory).summary)
     try:
         current = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):

@@ -13,7 +13,7 @@ import keyword
 import math
 import re
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -646,12 +646,21 @@ def _defaults(data: object, issues: Issues) -> dict[str, Scalar]:
     if not isinstance(data, dict):
         issues.add("default", f"{kind(data)}; give a mapping `param: value`")
         return {}
-    result = {}
+    return {
+        key: value
+        for key, value, where in _named_entries(data, "default", issues)
+        if check_scalar(value, where, issues)
+    }
+
+
+def _named_entries(
+    data: dict[Any, Any], section: str, issues: Issues
+) -> Iterator[tuple[str, Any, str]]:
+    """``(name, value, YAML path)`` of each entry of ``section`` whose name is a valid param."""
     for key, value in data.items():
-        where = join("default", key)
-        if check_param_name(key, where, issues) and check_scalar(value, where, issues):
-            result[key] = value
-    return result
+        where = join(section, key)
+        if check_param_name(key, where, issues):
+            yield key, value, where
 
 
 def _slots(data: object, issues: Issues) -> tuple[str, ...]:
@@ -690,10 +699,7 @@ def _aliases(data: object, issues: Issues) -> dict[str, Alias]:
         issues.add("alias", f"{kind(data)}; give a mapping `name: {{value: {{param: value}}}}`")
         return {}
     aliases = {}
-    for name, entry in data.items():
-        where = join("alias", name)
-        if not check_param_name(name, where, issues):
-            continue
+    for name, entry, where in _named_entries(data, "alias", issues):
         if alias := Alias.from_mapping(name, entry, where, issues):
             aliases[name] = alias
     _check_alias_chains(aliases, issues)
