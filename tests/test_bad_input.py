@@ -407,6 +407,75 @@ CASES = [
         "'tag:yaml.org,2002:python/object/apply:os.system'",
     ),
     ("unknown-argument", GOOD, ["--smaple", "1"], "exptflow compile: unknown arguments: --smaple"),
+    # --- zipped params ---------------------------------------------------------------------
+    (
+        "zip-unequal-lengths",
+        CONFIG + "---\n_zip: {lr: [0.1, 0.2], wd: [1, 2, 3]}\n",
+        [],
+        "params.yaml: document 2._zip: lists of different lengths (lr: 2, wd: 3); "
+        "give each the same number",
+    ),
+    (
+        "zip-one-param",
+        CONFIG + "---\n_zip: {lr: [0.1, 0.2]}\n",
+        [],
+        "params.yaml: document 2._zip: 1 param(s): zipped params vary together, so give two or more",
+    ),
+    (
+        "zip-not-a-mapping",
+        CONFIG + "---\n_zip: [[0.1, 0.2]]\n",
+        [],
+        "params.yaml: document 2._zip[0]: a list: zipped params vary together, so give two or more",
+    ),
+    (
+        "zip-a-scalar-column",
+        CONFIG + "---\n_zip: {lr: 0.1, wd: [1]}\n",
+        [],
+        "params.yaml: document 2._zip.lr: a float; give params with lists of equal length",
+    ),
+    (
+        "zip-and-list-set-the-same-param",
+        CONFIG + "---\nlr: [0.3]\n_zip: {lr: [0.1, 0.2], wd: [1, 2]}\n",
+        [],
+        "params.yaml: document 2.lr: set twice in this document (a list and `_zip`, or two "
+        "`_zip` groups); keep it in one place",
+    ),
+    (
+        "zip-combination-twice",
+        CONFIG + "---\n_zip: {lr: [0.1, 0.1], wd: [1, 1]}\n",
+        [],
+        "params.yaml: document 2._zip: a combination is listed twice; list each once",
+    ),
+    # --- command-line overrides (-S) ---------------------------------------------------------
+    ("override-without-value", GOOD, ["-S", "lr="], "-S lr=: write PARAM=V1,V2 (a grid's values)"),
+    ("override-without-equals", GOOD, ["-S", "lr"], "-S lr: write PARAM=V1,V2"),
+    ("override-bad-name", GOOD, ["-S", "../x=1"], "-S ../x=1: `../x` is not a param name"),
+    (
+        "override-default-list",
+        GOOD,
+        ["-S", "default.lr=1,2"],
+        "-S default.lr=1,2: a default is one value; sweep several with PARAM=V1,V2",
+    ),
+    (
+        "override-empty-range",
+        GOOD,
+        ["-S", "lr=3:1"],
+        "-S lr=3:1: the range 3:1 is empty; STOP is excluded, e.g. 0:3 is 0, 1, 2",
+    ),
+    ("override-nested", GOOD, ["-S", "lr=[1, [2]]"], "-S lr=[1, [2]]: give plain values"),
+    (
+        "override-zipped-param",
+        CONFIG + "---\n_zip: {lr: [0.1, 0.2], wd: [1, 2]}\n",
+        ["-S", "lr=1"],
+        "-S lr=1: `lr` varies with others in document 2's `_zip`; edit the sweep file to change "
+        "zipped values",
+    ),
+    (
+        "override-checked-as-the-file",
+        GOOD,
+        ["-S", "lr=a,a"],
+        "params.yaml: document 2.lr: a value is listed twice; list each value once",
+    ),
 ]
 
 

@@ -199,3 +199,110 @@ def test_runtime_gives_cluster_minutes_and_an_exact_local_limit(
     )
     stage = spec.load(sweep).stages[0]
     assert (stage.resources["runtime"], stage.time_limit) == (minutes, limit)
+
+
+ZIPPED = """
+template: {t: 'run {lr} {warmup} {seed}'}
+default: {seed: 0, warmup: 10}
+---
+seed: [0, 1]
+_zip: {lr: [0.1, 0.01], warmup: [100, 1000]}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            ZIPPED,
+            [
+                "lr=0.1+seed=0+warmup=100",
+                "lr=0.01+seed=0+warmup=1000",
+                "lr=0.1+seed=1+warmup=100",
+                "lr=0.01+seed=1+warmup=1000",
+            ],
+            id="zip-varies-together-times-the-other-axes",
+        ),
+        pytest.param(
+            "template: {t: 'run {a} {b} {c} {d}'}\n---\n"
+            "_zip: [{a: [1, 2], b: [x, y]}, {c: [3, 4], d: [z, w]}]\n",
+            ["a=1+b=x+c=3+d=z", "a=1+b=x+c=4+d=w", "a=2+b=y+c=3+d=z", "a=2+b=y+c=4+d=w"],
+            id="two-zip-groups-multiply",
+        ),
+        pytest.param(
+            "template: {t: 'run {a} {b}'}\n---\n_zip: {a: [1, 1], b: [x, y]}\n---\na: [1]\nb: [x]\n",
+            ["a=1+b=x", "a=1+b=y"],
+            id="a-zipped-column-may-repeat-and-dedups-with-another-document",
+        ),
+    ],
+)
+def test_zipped_params(text: str, expected: list[str]) -> None:
+    assert names(text) == expected
+
+
+def overridden(text: str, *overrides: str) -> list[str]:
+    from exptflow.sweep.overrides import apply
+
+    documents = apply(list(yaml.safe_load_all(text)), overrides)
+    return [e.name for e in expand(Sweep.from_documents(documents, "sweep.yaml"))]
+
+
+GRIDS = "template: {t: 'run {lr} {data} {seed}'}\ndefault: {data: wmt, seed: 0}\n---\nlr: [0.1]\n---\nlr: [0.2]\nseed: [5]\n"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        pytest.param((), ["lr=0.1", "lr=0.2+seed=5"], id="none"),
+        pytest.param(
+            ("lr=1e-3,1e-2",),
+            ["lr=1e-3", "lr=1e-2", "lr=1e-3+seed=5", "lr=1e-2+seed=5"],
+            id="replaces-in-every-document",
+        ),
+        pytest.param(
+            ("seed=0:2",),
+            ["lr=0.1+seed=0", "lr=0.1+seed=1", "lr=0.2+seed=0", "lr=0.2+seed=1"],
+            id="range-adds-or-replaces-an-axis",
+        ),
+        pytest.param(
+            ("seed=0:6:3",),
+            ["lr=0.1+seed=0", "lr=0.1+seed=3", "lr=0.2+seed=0", "lr=0.2+seed=3"],
+            id="range-with-a-step",
+        ),
+        pytest.param(
+            ("default.data=iwslt",), ["lr=0.1", "lr=0.2+seed=5"], id="a-default-is-not-swept"
+        ),
+        pytest.param(
+            ("lr=1,2.5",), ["lr=1", "lr=2.5", "lr=1+seed=5", "lr=2.5+seed=5"], id="yaml-numbers"
+        ),
+    ],
+)
+def test_overrides_edit_the_sweep_as_the_file_would(
+    overrides: tuple[str, ...], expected: list[str]
+) -> None:
+    assert overridden(GRIDS, *overrides) == expected
+
+
+@pytest.mark.parametrize(
+    ("override", "in_the_file"),
+    [
+        pytest.param("lr=1e-3,1e-2", "[1e-3, 1e-2]", id="text-that-looks-like-numbers"),
+        pytest.param("lr=[0.5, 'a,b']", "[0.5, 'a,b']", id="a-yaml-list-with-a-quoted-comma"),
+        pytest.param("lr=0.5,'x y'", "[0.5, 'x y']", id="a-quoted-value-with-a-space"),
+    ],
+)
+def test_an_override_names_experiments_exactly_as_the_file_would(
+    override: str, in_the_file: str
+) -> None:
+    edited = GRIDS.replace("lr: [0.1]", f"lr: {in_the_file}").replace(
+        "lr: [0.2]", f"lr: {in_the_file}"
+    )
+    assert overridden(GRIDS, override) == names(edited)
+
+
+def test_a_default_override_reaches_the_commands() -> None:
+    from exptflow.sweep.overrides import apply
+
+    documents = apply(list(yaml.safe_load_all(GRIDS)), ("default.data=iwslt",))
+    experiments = expand(Sweep.from_documents(documents, "sweep.yaml"))
+    assert {e.params["data"] for e in experiments} == {"iwslt"}

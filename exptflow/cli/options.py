@@ -14,6 +14,14 @@ def add_compile_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", "-t", help="only the grid documents with this `_title`")
     parser.add_argument("--sample", type=int, help="a random subset of N experiments")
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    parser.add_argument(
+        "-S",
+        "--set",
+        action="append",
+        default=[],
+        metavar="PARAM=VALUES",
+        help="override without editing the file: lr=1e-3,1e-2 | seed=0:3 | default.data=wmt",
+    )
     add_switches(parser, COMPILE_SWITCHES)
 
 
@@ -42,6 +50,7 @@ def compile_options(arguments: argparse.Namespace, sweep: str) -> CompileOptions
         rename_changed=arguments.rename_changed,
         yes=arguments.yes,
         replace=arguments.replace,
+        overrides=tuple(arguments.set),
     )
 
 

@@ -6,6 +6,7 @@ unchanged sweep recompiles to byte-identical files and Snakemake has nothing to 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from collections.abc import Callable
@@ -41,6 +42,7 @@ class CompileOptions:
     rename_changed: bool = False
     yes: bool = False
     replace: bool = False  # compile over another sweep's Snakefile and table
+    overrides: tuple[str, ...] = ()  # `-S PARAM=VALUES`, as given
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def _check_output(output: Path, flag: str | None) -> None:
 def plan_sweep(options: CompileOptions) -> Plan:
     """Read, validate and expand the sweep and work out what would run. Writes nothing."""
     workdir = Path(options.workdir)
-    sweep = spec.load(workdir / options.sweep, source=options.sweep, workdir=workdir)
+    sweep = spec.load(workdir / options.sweep, options.sweep, workdir, options.overrides)
     output = options.output or sweep.output
     _check_output(workdir / output, options.output)
     _check_size(sweep, options)
@@ -90,7 +92,8 @@ def plan_sweep(options: CompileOptions) -> Plan:
     if conflicts:
         raise identity.conflict_error(sweep.source, conflicts)
     orphans = expansion.orphans(sweep, experiments)
-    return make_plan(sweep, output, experiments, directories, workdir, orphans)
+    plan = make_plan(sweep, output, experiments, directories, workdir, orphans)
+    return dataclasses.replace(plan, overrides=options.overrides)
 
 
 def write_if_changed(path: Path, text: str) -> bool:

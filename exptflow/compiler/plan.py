@@ -42,6 +42,7 @@ class Plan:
     output: str
     experiments: tuple[PlannedExperiment, ...]
     orphans: tuple[str, ...]
+    overrides: tuple[str, ...] = ()  # `-S`, as given: recorded in the table and each run
 
     def jobs(self) -> list[Job]:
         return [job for planned in self.experiments for job in planned.jobs]

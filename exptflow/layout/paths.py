@@ -187,6 +187,7 @@ class RunPaths:
     diff = _File("uncommitted.patch")
     untracked = _File("untracked.txt")
     environment = _File("environment.json")  # Python, platform, packages
+    overrides = _File("overrides.json")  # the `-S` of the compile this run ran
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.root = self.directory = Path(directory)

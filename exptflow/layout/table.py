@@ -60,6 +60,7 @@ def table_text(plan: Plan) -> str:
         "output": plan.output,
         "metrics": [metric.__dict__ for metric in plan.sweep.metrics],
         "parsers": list(plan.sweep.parsers),
+        **({"overrides": list(plan.overrides)} if plan.overrides else {}),
     }
     lines = [
         f"{encode(p.directory_name)}: "

@@ -15,6 +15,7 @@ from typing import Any
 
 from exptflow.layout.jsonfiles import write_json
 from exptflow.layout.paths import RunPaths
+from exptflow.layout.table import read_table
 
 
 def git_state(workdir: Path, paths: RunPaths) -> dict[str, Any] | None:
@@ -64,6 +65,9 @@ def capture(run_dir: str | Path, sweep: str | Path, workdir: str | Path = ".") -
     sweep = Path(sweep)
     if sweep.is_file():
         shutil.copyfile(sweep, paths.sweep_copy(str(sweep)))
+    overrides = (read_table(Path(workdir)) or {}).get("overrides")
+    if overrides:
+        write_json(paths.overrides, overrides)
     state = git_state(Path(workdir), paths)
     write_json(paths.git, state if state is not None else {"repository": None})
     return paths

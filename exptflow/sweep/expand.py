@@ -10,7 +10,7 @@ from typing import NamedTuple
 from exptflow.errors import SweepFileError, UserInputError
 from exptflow.sweep.naming import experiment_name
 from exptflow.sweep.render import RESERVED, Scalar, placeholders
-from exptflow.sweep.spec import Grid, Issues, Sweep, join
+from exptflow.sweep.spec import Grid, Issues, Sweep, Zipped, join
 
 
 class Experiment(NamedTuple):
@@ -49,9 +49,18 @@ def _resolve(values: Mapping[str, Scalar], sweep: Sweep) -> dict[str, Scalar]:
 
 
 def _combinations(grid: Grid) -> Iterator[dict[str, Scalar]]:
-    keys = [key for key, _ in grid.axes]
-    for values in itertools.product(*(values for _, values in grid.axes)):
-        yield dict(zip(keys, values, strict=True))
+    if not grid.zipped:  # the common case, kept lean: compile makes 100,000s of these
+        keys = [key for key, _ in grid.axes]
+        for values in itertools.product(*(values for _, values in grid.axes)):
+            yield dict(zip(keys, values, strict=True))
+        return
+    factors: list[Zipped] = [
+        ((key,), tuple((value,) for value in values)) for key, values in grid.axes
+    ]
+    factors += grid.zipped
+    keys = [key for names, _ in factors for key in names]
+    for picked in itertools.product(*(rows for _, rows in factors)):
+        yield dict(zip(keys, itertools.chain.from_iterable(picked), strict=True))
 
 
 def _stages_of(grid: Grid, sweep: Sweep) -> tuple[str, ...]:
@@ -78,7 +87,7 @@ def _check_grid(grid: Grid, stages: tuple[str, ...], sweep: Sweep, issues: Issue
 
 
 def _check_not_boolean(grid: Grid, stage: str, param: str, sweep: Sweep, issues: Issues) -> None:
-    axis = dict(grid.axes)
+    axis = grid.values()
     values = axis.get(param, (sweep.defaults.get(param),))
     where = join(grid.where, param) if param in axis else join("default", param)
     if any(isinstance(value, bool) for value in values):
@@ -94,7 +103,7 @@ def _experiments(sweep: Sweep, grids: tuple[Grid, ...]) -> Iterator[Experiment]:
     for grid in grids:
         stages = _stages_of(grid, sweep)
         # Every experiment of a grid has the same keys: sort them once.
-        swept_keys = sorted(key for key, _ in grid.axes)
+        swept_keys = sorted(grid.values())
         keys = None
         for swept in _combinations(grid):
             params = {**defaults, **_resolve(swept, sweep)}

@@ -37,7 +37,7 @@ METRIC_KEYS = ("reduce", "regex", "stage")
 REDUCERS = ("last", "first", "max", "min", "mean")
 PARSER_FORM = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 STAGE_KEYS = ("cmd", "gpus", "pack", "resources", "retries")
-GRID_KEYS = ("_cmd", "_title")
+GRID_KEYS = ("_cmd", "_title", "_zip")
 # Rule resources Snakemake and its executor plugins understand, with the type each takes.
 RESOURCE_TYPES: dict[str, type] = {
     "mem_mb": int,
@@ -387,14 +387,20 @@ def _check_regex(regex: object, where: str, issues: Issues) -> bool:
     return True
 
 
+# Params that vary together (`_zip`): their names, and one tuple of values per configuration.
+Zipped = tuple[tuple[str, ...], tuple[tuple[Scalar, ...], ...]]
+
+
 @dataclass(frozen=True)
 class Grid:
-    """One later YAML document: the Cartesian product of its lists."""
+    """One later YAML document: the Cartesian product of its lists (and of its `_zip` groups,
+    whose params vary together)."""
 
     document: int  # 1-based position in the file; the settings document is document 1
     axes: tuple[tuple[str, tuple[Scalar, ...]], ...]
     title: str | None = None
     stages: tuple[str, ...] | None = None  # ``_cmd``: which stages its experiments run
+    zipped: tuple[Zipped, ...] = ()
 
     @property
     def where(self) -> str:
@@ -402,9 +408,16 @@ class Grid:
 
     def size(self) -> int:
         total = 1
-        for _, values in self.axes:
+        for _, values in (*self.axes, *self.zipped):
             total *= len(values)
         return total
+
+    def values(self) -> dict[str, tuple[Scalar, ...]]:
+        """Every param the document sets, with every value it takes."""
+        found = dict(self.axes)
+        for names, rows in self.zipped:
+            found.update({name: tuple(row[i] for row in rows) for i, name in enumerate(names)})
+        return found
 
     @classmethod
     def from_mapping(cls, data: object, document: int, issues: Issues) -> Grid | None:
@@ -419,13 +432,89 @@ class Grid:
             if key not in GRID_KEYS:
                 axis = _axis(key, values, join(where, key), issues)
                 axes.append(axis) if axis else None
-        if not axes and not any(key not in GRID_KEYS for key in data):
+        zipped = _zips(data.get("_zip"), join(where, "_zip"), issues)
+        if not axes and not zipped and not any(key not in GRID_KEYS for key in data):
             issues.add(where, "the grid lists no params; add at least one, e.g. `seed: [0]`")
+        _check_set_once([key for key, _ in axes], zipped, where, issues)
         title = data.get("_title")
         if title is not None and (isinstance(title, bool) or not isinstance(title, str | int)):
             issues.add(join(where, "_title"), f"{kind(title)}; give a name")
         stages = _stage_list(data.get("_cmd"), join(where, "_cmd"), issues)
-        return cls(document, tuple(axes), None if title is None else str(title), stages)
+        title_text = None if title is None else str(title)
+        return cls(document, tuple(axes), title_text, stages, zipped)
+
+
+ZIP_FIX = (
+    "give params with lists of equal length, e.g. `_zip: {lr: [0.1, 0.01], warmup: [100, 1000]}`"
+)
+
+
+def _zips(data: object, where: str, issues: Issues) -> tuple[Zipped, ...]:
+    """``_zip``: one mapping of params that vary together, or a list of such mappings."""
+    if data is None:
+        return ()
+    groups = data if isinstance(data, list) else [data]
+    if not groups:
+        issues.add(where, f"empty list; {ZIP_FIX}")
+    found = []
+    for index, group in enumerate(groups):
+        group_where = f"{where}[{index}]" if isinstance(data, list) else where
+        zipped = _zip_group(group, group_where, issues)
+        found += [zipped] if zipped else []
+    return tuple(found)
+
+
+def _zip_group(group: object, where: str, issues: Issues) -> Zipped | None:
+    if not isinstance(group, dict) or len(group) < 2:
+        what = f"{kind(group)}" if not isinstance(group, dict) else f"{len(group)} param(s)"
+        issues.add(where, f"{what}: zipped params vary together, so give two or more; {ZIP_FIX}")
+        return None
+    columns = {}
+    for key, values in group.items():
+        column = _zip_column(key, values, join(where, key), issues)
+        if column is not None:
+            columns[key] = column
+    if len(columns) < len(group):
+        return None
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
+        counts = ", ".join(f"{key}: {len(values)}" for key, values in columns.items())
+        issues.add(where, f"lists of different lengths ({counts}); give each the same number")
+        return None
+    rows = tuple(zip(*columns.values(), strict=True))
+    if len(set(map(_typed_row, rows))) != len(rows):
+        issues.add(where, "a combination is listed twice; list each once")
+    return tuple(columns), rows
+
+
+def _zip_column(key: object, values: object, where: str, issues: Issues) -> tuple | None:
+    if not check_param_name(key, where, issues):
+        return None
+    if not isinstance(values, list) or not values:
+        issues.add(where, f"{'empty list' if values == [] else kind(values)}; {ZIP_FIX}")
+        return None
+    if not all([check_scalar(v, f"{where}[{i}]", issues) for i, v in enumerate(values)]):
+        return None
+    return tuple(values)
+
+
+def _typed_row(row: tuple[Scalar, ...]) -> tuple:
+    return tuple(map(_typed, row))
+
+
+def _check_set_once(
+    swept: list[str], zipped: tuple[Zipped, ...], where: str, issues: Issues
+) -> None:
+    seen = set(swept)
+    for names, _ in zipped:
+        for name in names:
+            if name in seen:
+                issues.add(
+                    join(where, name),
+                    "set twice in this document (a list and `_zip`, or two `_zip` groups); "
+                    "keep it in one place",
+                )
+            seen.add(name)
 
 
 def _axis(key: object, values: object, where: str, issues: Issues) -> tuple | None:
@@ -546,8 +635,8 @@ class Sweep:
                 if name not in self.stage_names:
                     what = unknown_key(name, self.stage_names).replace("key", "stage", 1)
                     issues.add(join(grid.where, "_cmd"), what)
-            _check_alias_overlap([p for p, _ in grid.axes], self.aliases, grid.where, issues)
-            for param, values in grid.axes:
+            _check_alias_overlap(list(grid.values()), self.aliases, grid.where, issues)
+            for param, values in grid.values().items():
                 alias = self.aliases.get(param)
                 if alias and not alias.copies_to:
                     _check_alias_values(alias, values, join(grid.where, param), issues)
@@ -560,7 +649,7 @@ class Sweep:
     def _param_universe(self) -> set[str]:
         known = set(self.defaults)
         for grid in self.grids:
-            known.update(param for param, _ in grid.axes)
+            known.update(grid.values())
         for alias in self.aliases.values():
             known.update(alias.targets())
         return known
@@ -795,7 +884,16 @@ def _output(data: object, issues: Issues) -> str:
     return data
 
 
-def load(path: Path | str, source: str | None = None, workdir: Path | None = None) -> Sweep:
-    """Read and validate a sweep file; ``source`` is how messages name it."""
+def load(
+    path: Path | str,
+    source: str | None = None,
+    workdir: Path | None = None,
+    overrides: tuple[str, ...] = (),
+) -> Sweep:
+    """Read and validate a sweep file with its command-line overrides (``-S``); ``source`` is
+    how messages name it."""
+    from exptflow.sweep.overrides import apply
+
     source = source or str(path)
-    return Sweep.from_documents(load_documents(Path(path), source), source, workdir)
+    documents = apply(load_documents(Path(path), source), overrides)
+    return Sweep.from_documents(documents, source, workdir)
