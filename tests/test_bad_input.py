@@ -211,7 +211,7 @@ CASES = [
         "unknown-underscore-key",
         CONFIG + "---\nlr: [1]\n_tilte: x\n",
         [],
-        "params.yaml: document 2._tilte: unknown key `_tilte`; valid keys starting with `_`: _cmd, _title",
+        "params.yaml: document 2._tilte: unknown key `_tilte`; valid keys starting with `_`: _cmd, _exclude, _rows, _title, _zip",
     ),
     (
         "reserved-param-name",
@@ -445,6 +445,45 @@ CASES = [
         CONFIG + "---\n_zip: {lr: [0.1, 0.1], wd: [1, 1]}\n",
         [],
         "params.yaml: document 2._zip: a combination is listed twice; list each once",
+    ),
+    # --- explicit rows and exclusions -------------------------------------------------------
+    (
+        "rows-not-a-list",
+        CONFIG + "---\n_rows: {lr: 0.1}\n",
+        [],
+        "params.yaml: document 2._rows: a mapping; give a list of whole configurations",
+    ),
+    (
+        "rows-with-different-params",
+        CONFIG + "---\n_rows: [{lr: 0.1, wd: 1}, {lr: 0.2}]\n",
+        [],
+        "params.yaml: document 2._rows[1]: sets lr, but row 0 sets lr, wd; give every row the "
+        "same params (move a shared value to `default`)",
+    ),
+    (
+        "rows-twice",
+        CONFIG + "---\n_rows: [{lr: 0.1}, {lr: 0.1}]\n",
+        [],
+        "params.yaml: document 2._rows: a combination is listed twice; list each once",
+    ),
+    (
+        "exclude-unknown-param",
+        GOOD + "_exclude: [{wd: 1}]\n",
+        [],
+        "params.yaml: document 2._exclude[0].wd: this document does not sweep `wd`; it sweeps lr",
+    ),
+    (
+        "exclude-value-not-swept",
+        GOOD + "_exclude: [{lr: 0.3}]\n",
+        [],
+        "params.yaml: document 2._exclude[0].lr: 0.3 is not among the values here (0.1, 0.2); "
+        "check for a typo",
+    ),
+    (
+        "exclude-everything",
+        GOOD + "_exclude: [{lr: 0.1}, {lr: 0.2}]\n",
+        [],
+        "params.yaml: document 2._exclude: excludes every combination; remove a rule",
     ),
     # --- command-line overrides (-S) ---------------------------------------------------------
     ("override-without-value", GOOD, ["-S", "lr="], "-S lr=: write PARAM=V1,V2 (a grid's values)"),

@@ -306,3 +306,51 @@ def test_a_default_override_reaches_the_commands() -> None:
     documents = apply(list(yaml.safe_load_all(GRIDS)), ("default.data=iwslt",))
     experiments = expand(Sweep.from_documents(documents, "sweep.yaml"))
     assert {e.params["data"] for e in experiments} == {"iwslt"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "template: {t: 'run {lr} {bs} {seed}'}\n---\nseed: [0, 1]\n"
+            "_rows: [{lr: 0.1, bs: 32}, {lr: 0.01, bs: 64}]\n",
+            [
+                "bs=32+lr=0.1+seed=0",
+                "bs=64+lr=0.01+seed=0",
+                "bs=32+lr=0.1+seed=1",
+                "bs=64+lr=0.01+seed=1",
+            ],
+            id="rows-are-whole-configurations-times-the-other-axes",
+        ),
+        pytest.param(
+            "template: {t: 'run {lr}'}\n---\n_rows: [{lr: 0.1}, {lr: 0.2}]\n",
+            ["lr=0.1", "lr=0.2"],
+            id="rows-of-one-param",
+        ),
+        pytest.param(
+            "template: {t: 'run {norm} {moment}'}\n---\nnorm: [new, batch]\nmoment: [0.1, 0.05]\n"
+            "_exclude: [{norm: new, moment: 0.05}]\n",
+            ["moment=0.1+norm=new", "moment=0.1+norm=batch", "moment=0.05+norm=batch"],
+            id="exclude-removes-matching-combinations",
+        ),
+        pytest.param(
+            "template: {t: 'run {norm} {moment}'}\n---\nnorm: [new, batch]\nmoment: [0.1, 0.05]\n"
+            "_exclude: [{norm: new}]\n",
+            ["moment=0.1+norm=batch", "moment=0.05+norm=batch"],
+            id="exclude-a-partial-configuration",
+        ),
+        pytest.param(
+            "template: {t: 'run {a} {b}'}\n---\na: [1, 2]\n_zip: {b: [x, y], c: [1, 2]}\n"
+            "_exclude: [{a: 1, b: y}]\n",
+            ["a=1+b=x+c=1", "a=2+b=x+c=1", "a=2+b=y+c=2"],
+            id="exclude-zipped-values",
+        ),
+        pytest.param(
+            "template: {t: 'run [a]'}\n---\na: [1, true]\n_exclude: [{a: true}]\n",
+            ["a=1"],
+            id="exclude-tells-true-from-1",
+        ),
+    ],
+)
+def test_rows_and_exclusions(text: str, expected: list[str]) -> None:
+    assert names(text) == expected

@@ -49,6 +49,13 @@ def _resolve(values: Mapping[str, Scalar], sweep: Sweep) -> dict[str, Scalar]:
 
 
 def _combinations(grid: Grid) -> Iterator[dict[str, Scalar]]:
+    if grid.excluded:
+        yield from (c for c in _all_combinations(grid) if not grid.is_excluded(c))
+    else:
+        yield from _all_combinations(grid)
+
+
+def _all_combinations(grid: Grid) -> Iterator[dict[str, Scalar]]:
     if not grid.zipped:  # the common case, kept lean: compile makes 100,000s of these
         keys = [key for key, _ in grid.axes]
         for values in itertools.product(*(values for _, values in grid.axes)):
@@ -70,7 +77,11 @@ def _stages_of(grid: Grid, sweep: Sweep) -> tuple[str, ...]:
 
 def _check_grid(grid: Grid, stages: tuple[str, ...], sweep: Sweep, issues: Issues) -> None:
     """Every placeholder has a value in every experiment of ``grid``; no boolean in braces."""
-    sample = {**_resolve(sweep.defaults, sweep), **_resolve(dict(next(_combinations(grid))), sweep)}
+    first = next(_combinations(grid), None)
+    if first is None:
+        issues.add(join(grid.where, "_exclude"), "excludes every combination; remove a rule")
+        return
+    sample = {**_resolve(sweep.defaults, sweep), **_resolve(first, sweep)}
     for stage in map(sweep.stage, stages):
         for token in placeholders(stage.tokens):
             param = token.param

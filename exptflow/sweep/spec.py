@@ -37,7 +37,7 @@ METRIC_KEYS = ("reduce", "regex", "stage")
 REDUCERS = ("last", "first", "max", "min", "mean")
 PARSER_FORM = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 STAGE_KEYS = ("cmd", "gpus", "pack", "resources", "retries")
-GRID_KEYS = ("_cmd", "_title", "_zip")
+GRID_KEYS = ("_cmd", "_exclude", "_rows", "_title", "_zip")
 # Rule resources Snakemake and its executor plugins understand, with the type each takes.
 RESOURCE_TYPES: dict[str, type] = {
     "mem_mb": int,
@@ -400,7 +400,14 @@ class Grid:
     axes: tuple[tuple[str, tuple[Scalar, ...]], ...]
     title: str | None = None
     stages: tuple[str, ...] | None = None  # ``_cmd``: which stages its experiments run
-    zipped: tuple[Zipped, ...] = ()
+    zipped: tuple[Zipped, ...] = ()  # `_zip` groups, and `_rows` as one more group
+    excluded: tuple[tuple[tuple[str, Scalar], ...], ...] = ()  # `_exclude`: (param, value)s
+
+    def is_excluded(self, combination: Mapping[str, Scalar]) -> bool:
+        return any(
+            all(param in combination and _same(combination[param], value) for param, value in rule)
+            for rule in self.excluded
+        )
 
     @property
     def where(self) -> str:
@@ -414,10 +421,7 @@ class Grid:
 
     def values(self) -> dict[str, tuple[Scalar, ...]]:
         """Every param the document sets, with every value it takes."""
-        found = dict(self.axes)
-        for names, rows in self.zipped:
-            found.update({name: tuple(row[i] for row in rows) for i, name in enumerate(names)})
-        return found
+        return {**dict(self.axes), **_zipped_values(self.zipped)}
 
     @classmethod
     def from_mapping(cls, data: object, document: int, issues: Issues) -> Grid | None:
@@ -433,15 +437,110 @@ class Grid:
                 axis = _axis(key, values, join(where, key), issues)
                 axes.append(axis) if axis else None
         zipped = _zips(data.get("_zip"), join(where, "_zip"), issues)
+        rows = _rows(data.get("_rows"), join(where, "_rows"), issues)
+        zipped += (rows,) if rows else ()
         if not axes and not zipped and not any(key not in GRID_KEYS for key in data):
             issues.add(where, "the grid lists no params; add at least one, e.g. `seed: [0]`")
         _check_set_once([key for key, _ in axes], zipped, where, issues)
+        values = {**dict(axes), **_zipped_values(zipped)}
+        excluded = _exclusions(data.get("_exclude"), values, join(where, "_exclude"), issues)
         title = data.get("_title")
         if title is not None and (isinstance(title, bool) or not isinstance(title, str | int)):
             issues.add(join(where, "_title"), f"{kind(title)}; give a name")
         stages = _stage_list(data.get("_cmd"), join(where, "_cmd"), issues)
         title_text = None if title is None else str(title)
-        return cls(document, tuple(axes), title_text, stages, zipped)
+        return cls(document, tuple(axes), title_text, stages, zipped, excluded)
+
+
+def _same(a: Scalar, b: Scalar) -> bool:
+    """1, 1.0, True and "1" are different values for a program."""
+    return type(a) is type(b) and a == b
+
+
+def _zipped_values(zipped: tuple[Zipped, ...]) -> dict[str, tuple[Scalar, ...]]:
+    return {
+        name: tuple(row[i] for row in rows)
+        for names, rows in zipped
+        for i, name in enumerate(names)
+    }
+
+
+ROWS_FIX = (
+    "give a list of whole configurations, e.g. `_rows: [{lr: 0.1, bs: 32}, {lr: 0.01, bs: 64}]`"
+)
+
+
+def _rows(data: object, where: str, issues: Issues) -> Zipped | None:
+    """``_rows``: whole configurations, listed; a zip group given row by row."""
+    if data is None:
+        return None
+    if not isinstance(data, list) or not data or not all(isinstance(r, dict) and r for r in data):
+        issues.add(where, f"{kind(data)}; {ROWS_FIX}")
+        return None
+    names = tuple(data[0])
+    for index, row in enumerate(data[1:], start=1):
+        if set(row) != set(names):
+            issues.add(
+                f"{where}[{index}]",
+                f"sets {', '.join(map(key_text, row))}, but row 0 sets {', '.join(names)}; "
+                "give every row the same params (move a shared value to `default`)",
+            )
+            return None
+    group = {name: [row[name] for row in data] for name in names}
+    return (
+        _zip_group(group, where, issues)
+        if len(names) > 1
+        else _one_param_rows(group, where, issues)
+    )
+
+
+def _one_param_rows(group: dict[str, list[Any]], where: str, issues: Issues) -> Zipped | None:
+    ((name, values),) = group.items()
+    column = _zip_column(name, values, join(where, name), issues)
+    if column is None:
+        return None
+    if len(set(map(_typed, column))) != len(column):
+        issues.add(where, "a combination is listed twice; list each once")
+    return (name,), tuple((value,) for value in column)
+
+
+EXCLUDE_FIX = "give a list of partial configurations, e.g. `_exclude: [{norm: new, moment: 0.05}]`"
+
+
+def _exclusions(
+    data: object, values: dict[str, tuple[Scalar, ...]], where: str, issues: Issues
+) -> tuple[tuple[tuple[str, Scalar], ...], ...]:
+    """``_exclude``: combinations to leave out; each names values this document sets."""
+    if data is None:
+        return ()
+    if not isinstance(data, list) or not data or not all(isinstance(r, dict) and r for r in data):
+        issues.add(where, f"{kind(data)}; {EXCLUDE_FIX}")
+        return ()
+    rules = []
+    for index, rule in enumerate(data):
+        rule_where = f"{where}[{index}]"
+        checks = [_excludable(k, v, values, join(rule_where, k), issues) for k, v in rule.items()]
+        if all(checks):
+            rules.append(tuple(rule.items()))
+    return tuple(rules)
+
+
+def _excludable(
+    key: object, value: object, values: dict[str, tuple[Scalar, ...]], where: str, issues: Issues
+) -> bool:
+    if key not in values:
+        swept = ", ".join(values)
+        issues.add(where, f"this document does not sweep `{key_text(key)}`; it sweeps {swept}")
+        return False
+    if not check_scalar(value, where, issues):
+        return False
+    if not any(_same(value, candidate) for candidate in values[key]):  # type: ignore[arg-type]
+        listed = ", ".join(map(shown, values[key]))
+        issues.add(
+            where, f"{shown(value)} is not among the values here ({listed}); check for a typo"
+        )
+        return False
+    return True
 
 
 ZIP_FIX = (
