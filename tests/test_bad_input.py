@@ -211,7 +211,7 @@ CASES = [
         "unknown-underscore-key",
         CONFIG + "---\nlr: [1]\n_tilte: x\n",
         [],
-        "params.yaml: document 2._tilte: unknown key `_tilte`; valid keys starting with `_`: _cmd, _exclude, _rows, _title, _zip",
+        "params.yaml: document 2._tilte: unknown key `_tilte`; valid keys starting with `_`: _cmd, _exclude, _rows, _samples, _seed, _title, _zip",
     ),
     (
         "reserved-param-name",
@@ -484,6 +484,56 @@ CASES = [
         GOOD + "_exclude: [{lr: 0.1}, {lr: 0.2}]\n",
         [],
         "params.yaml: document 2._exclude: excludes every combination; remove a rule",
+    ),
+    # --- distributions -----------------------------------------------------------------------
+    (
+        "distribution-without-samples",
+        CONFIG + "---\nlr: {loguniform: [1e-5, 1e-1]}\n",
+        [],
+        "params.yaml: document 2.lr: a distribution needs `_samples: N` in its document",
+    ),
+    (
+        "distribution-unknown",
+        CONFIG + "---\nlr: {normal: [0, 1]}\n_samples: 2\n",
+        [],
+        "params.yaml: document 2.lr: not a distribution; give one of {choice: [...]}, {int: "
+        "[...]}, {loguniform: [...]}, {uniform: [...]}",
+    ),
+    (
+        "loguniform-from-zero",
+        CONFIG + "---\nlr: {loguniform: [0, 1]}\n_samples: 2\n",
+        [],
+        "params.yaml: document 2.lr: loguniform: LOW must be above 0 (a logarithm's range), not 0",
+    ),
+    (
+        "uniform-reversed",
+        CONFIG + "---\nlr: {uniform: [1, 0]}\n_samples: 2\n",
+        [],
+        "params.yaml: document 2.lr: uniform: LOW (1) must be below HIGH (0)",
+    ),
+    (
+        "int-of-floats",
+        CONFIG + "---\nlr: {int: [1.5, 3]}\n_samples: 2\n",
+        [],
+        "params.yaml: document 2.lr: int: give two whole numbers, e.g. `{int: [2, 8]}`",
+    ),
+    (
+        "samples-without-distribution",
+        GOOD + "_samples: 3\n",
+        [],
+        "params.yaml: document 2._samples: no param of this document has a distribution",
+    ),
+    (
+        "samples-zero",
+        CONFIG + "---\nlr: {uniform: [0, 1]}\n_samples: 0\n",
+        [],
+        "params.yaml: document 2._samples: give at least 1",
+    ),
+    (
+        "seed-not-a-number",
+        CONFIG + "---\nlr: {uniform: [0, 1]}\n_samples: 2\n_seed: x\n",
+        [],
+        "params.yaml: document 2._seed: a str; give a whole number",
     ),
     # --- command-line overrides (-S) ---------------------------------------------------------
     ("override-without-value", GOOD, ["-S", "lr="], "-S lr=: write PARAM=V1,V2 (a grid's values)"),

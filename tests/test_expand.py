@@ -354,3 +354,70 @@ def test_a_default_override_reaches_the_commands() -> None:
 )
 def test_rows_and_exclusions(text: str, expected: list[str]) -> None:
     assert names(text) == expected
+
+
+SAMPLED = """
+template: {t: 'run {lr} {drop} {layers} {act} {seed}'}
+---
+seed: [0, 1]
+lr: {loguniform: [1e-5, 1e-1]}
+drop: {uniform: [0.0, 0.5]}
+layers: {int: [2, 8]}
+act: {choice: [relu, gelu]}
+_samples: 30
+"""
+
+
+def sampled(text: str = SAMPLED) -> list:
+    return expand(sweep_of(text))
+
+
+def test_samples_are_drawn_from_their_distributions() -> None:
+    experiments = sampled()
+    assert len(experiments) == 60  # 30 samples x 2 seeds
+    values = {key: {e.params[key] for e in experiments} for key in ("lr", "drop", "layers", "act")}
+    assert all(1e-5 <= lr <= 1e-1 for lr in values["lr"]) and len(values["lr"]) == 30
+    assert all(0.0 <= drop <= 0.5 for drop in values["drop"])
+    assert values["layers"] <= set(range(2, 9)) and all(
+        isinstance(n, int) for n in values["layers"]
+    )
+    assert values["act"] == {"relu", "gelu"}
+    small = [lr for lr in values["lr"] if lr < 1e-3]
+    assert len(small) > 10, "log-uniform: as many draws per decade, so most fall below 1e-3"
+
+
+def test_more_samples_keep_the_first_ones() -> None:
+    first = [e.name for e in sampled(SAMPLED.replace("_samples: 30", "_samples: 5"))]
+    more = [e.name for e in sampled(SAMPLED.replace("_samples: 30", "_samples: 10"))]
+    assert set(first) < set(more) and len(more) == 20
+
+
+def test_the_seed_decides_the_samples() -> None:
+    again = [e.name for e in sampled()]
+    assert again == [e.name for e in sampled()]
+    other = [e.name for e in sampled(SAMPLED + "_seed: 1\n")]
+    assert set(other).isdisjoint(again)
+
+
+def test_samples_are_the_same_in_every_process() -> None:
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import yaml, sys; from exptflow.sweep.spec import Sweep; "
+        "from exptflow.sweep.expand import expand; "
+        "print([e.name for e in expand(Sweep.from_documents(list(yaml.safe_load_all(sys.stdin.read())), 's'))])"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", probe],
+            input=SAMPLED,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert outputs == {f"{[e.name for e in sampled()]}\n"}

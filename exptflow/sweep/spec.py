@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from exptflow.errors import SweepFileError, problem
 from exptflow.sweep import render
+from exptflow.sweep.distributions import Distribution, draw, parse
 from exptflow.sweep.render import RESERVED, Scalar, Token
 from exptflow.sweep.yamlfile import load_documents
 
@@ -37,7 +38,7 @@ METRIC_KEYS = ("reduce", "regex", "stage")
 REDUCERS = ("last", "first", "max", "min", "mean")
 PARSER_FORM = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 STAGE_KEYS = ("cmd", "gpus", "pack", "resources", "retries")
-GRID_KEYS = ("_cmd", "_exclude", "_rows", "_title", "_zip")
+GRID_KEYS = ("_cmd", "_exclude", "_rows", "_samples", "_seed", "_title", "_zip")
 # Rule resources Snakemake and its executor plugins understand, with the type each takes.
 RESOURCE_TYPES: dict[str, type] = {
     "mem_mb": int,
@@ -432,11 +433,18 @@ class Grid:
             )
             return None
         axes = []
+        distributions = {}
         for key, values in data.items():
-            if key not in GRID_KEYS:
-                axis = _axis(key, values, join(where, key), issues)
-                axes.append(axis) if axis else None
+            if key in GRID_KEYS:
+                continue
+            if isinstance(values, dict):
+                drawn = distribution(key, values, join(where, key), issues)
+                distributions.update({key: drawn} if drawn else {})
+                continue
+            axis = _axis(key, values, join(where, key), issues)
+            axes.append(axis) if axis else None
         zipped = _zips(data.get("_zip"), join(where, "_zip"), issues)
+        zipped += _sampled(distributions, data, document, where, issues)
         rows = _rows(data.get("_rows"), join(where, "_rows"), issues)
         zipped += (rows,) if rows else ()
         if not axes and not zipped and not any(key not in GRID_KEYS for key in data):
@@ -450,6 +458,54 @@ class Grid:
         stages = _stage_list(data.get("_cmd"), join(where, "_cmd"), issues)
         title_text = None if title is None else str(title)
         return cls(document, tuple(axes), title_text, stages, zipped, excluded)
+
+
+def distribution(
+    key: object, data: dict[Any, Any], where: str, issues: Issues
+) -> Distribution | None:
+    """``lr: {loguniform: [1e-5, 1e-1]}``: a param drawn ``_samples`` times."""
+    if not check_param_name(key, where, issues, GRID_KEYS):
+        return None
+    parsed = parse(data)
+    if isinstance(parsed, str):
+        issues.add(where, parsed)
+        return None
+    if parsed.kind == "choice" and not all(check_scalar(v, where, issues) for v in parsed.bounds):
+        return None
+    return parsed
+
+
+def _sampled(
+    distributions: dict[str, Distribution],
+    data: dict[Any, Any],
+    document: int,
+    where: str,
+    issues: Issues,
+) -> tuple[Zipped, ...]:
+    """``_samples: N`` configurations drawn from the document's distributions (``_seed``)."""
+    count = data.get("_samples")
+    if count is None:
+        for name in distributions:
+            issues.add(join(where, name), "a distribution needs `_samples: N` in its document")
+        return ()
+    count = _non_negative_int(count, join(where, "_samples"), issues)
+    if count is None:
+        return ()
+    seed = data.get("_seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        issues.add(join(where, "_seed"), f"{kind(seed)}; give a whole number")
+        return ()
+    if not distributions:
+        issues.add(
+            join(where, "_samples"),
+            "no param of this document has a distribution; "
+            "give one, e.g. `lr: {loguniform: [1e-5, 1e-1]}`",
+        )
+        return ()
+    if not count:
+        issues.add(join(where, "_samples"), "give at least 1")
+        return ()
+    return (draw(distributions, count, seed, document),)
 
 
 def _same(a: Scalar, b: Scalar) -> bool:
