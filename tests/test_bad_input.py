@@ -556,8 +556,52 @@ CASES = [
         "override-zipped-param",
         CONFIG + "---\n_zip: {lr: [0.1, 0.2], wd: [1, 2]}\n",
         ["-S", "lr=1"],
-        "-S lr=1: `lr` varies with others in document 2's `_zip`; edit the sweep file to change "
-        "zipped values",
+        "-S lr=1: `lr` is zipped with other params in document 2; edit the sweep file to change "
+        "it there",
+    ),
+    (
+        "override-rows-param",
+        CONFIG + "---\n_rows: [{lr: 0.1}, {lr: 0.2}]\n",
+        ["-S", "lr=1"],
+        "-S lr=1: `lr` is listed in `_rows` in document 2; edit the sweep file to change it there",
+    ),
+    (
+        "override-distribution",
+        CONFIG + "---\nlr: {uniform: [0, 1]}\n_samples: 2\n",
+        ["-S", "lr=1"],
+        "-S lr=1: `lr` is drawn from a distribution in document 2; edit the sweep file to "
+        "change it there",
+    ),
+    (
+        "override-excluded-param",
+        GOOD + "_exclude: [{lr: 0.1}]\n",
+        ["-S", "lr=1"],
+        "-S lr=1: `lr` is named in `_exclude` in document 2; edit the sweep file to change it "
+        "there",
+    ),
+    (
+        "override-unreadable-yaml",
+        GOOD,
+        ["-S", "lr=!!bool maybe"],
+        "-S lr=!!bool maybe: cannot read '!!bool maybe'; quote a value holding a comma",
+    ),
+    (
+        "override-huge-range",
+        GOOD,
+        ["-S", "lr=0:10000000000"],
+        "-S lr=0:10000000000: 10,000,000,000 values; a sweep takes at most 5,000,000",
+    ),
+    (
+        "samples-too-many",
+        CONFIG + "---\nlr: {uniform: [0, 1]}\n_samples: 1000000000\n",
+        [],
+        "params.yaml: document 2._samples: at most 5,000,000; check for a typo",
+    ),
+    (
+        "uniform-infinite",
+        CONFIG + "---\nlr: {uniform: [0, .inf]}\n_samples: 2\n",
+        [],
+        "params.yaml: document 2.lr: uniform: give [LOW, HIGH], two finite numbers",
     ),
     (
         "override-checked-as-the-file",

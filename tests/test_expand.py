@@ -421,3 +421,14 @@ def test_samples_are_the_same_in_every_process() -> None:
         for seed in ("1", "2")
     }
     assert outputs == {f"{[e.name for e in sampled()]}\n"}
+
+
+def test_a_default_override_fills_an_empty_default_section() -> None:
+    assert overridden("template: {t: 'run {a} {b}'}\ndefault:\n---\na: [1]\n", "default.b=5") == [
+        "a=1"
+    ]
+
+
+def test_repeated_draws_run_once_and_1_is_not_true() -> None:
+    text = "template: {t: 'run [x]'}\n---\nx: {choice: [1, true]}\n_samples: 20\n"
+    assert sorted(names(text)) == ["x=1", "x=True"]

@@ -156,6 +156,28 @@ def test_a_stage_that_outlives_ctrl_c_is_killed_after_the_grace_period(tmp_path:
     assert "train-end" not in " ".join(events(tmp_path))
 
 
+def test_a_stage_that_exits_0_when_stopped_did_not_finish(tmp_path: Path) -> None:
+    # A training script that saves a checkpoint on SIGTERM and exits 0 (before a preemption):
+    # it must run again, not count as done.
+    write_sweep(
+        tmp_path,
+        GATED.replace("echo {_name}/train >>", "trap 'exit 0' TERM; echo {_name}/train >>"),
+    )
+    exptflow(tmp_path, "compile")
+    run = start(tmp_path, sys.executable, "-m", "exptflow.cli", "run")
+    wait_for(lambda: both_trains_run(tmp_path), what="both trains to run")
+
+    os.killpg(run.pid, signal.SIGTERM)
+    run.communicate(timeout=120)
+
+    no_process_left(tmp_path)
+    trains = [r for r in records(tmp_path) if r["stage"] == "train"]
+    assert [(r["state"], r["signal"], r["exit_code"]) for r in trains] == [
+        ("killed", "SIGTERM", 143)
+    ] * 2
+    assert not list(tmp_path.glob("output/*/.exptflow/train.done"))
+
+
 def test_a_live_run_refuses_a_second_run_and_a_compile(tmp_path: Path) -> None:
     write_sweep(tmp_path, GATED)
     (tmp_path / "snakemake.log").touch()

@@ -14,14 +14,14 @@ from cases.sweeps import (
 
 IN_THREAD = """
 import subprocess, sys, time
-from exptflow.runtime.job import StageRequest, run_stage
+from exptflow.runtime.job import StageRequest, execute_stage
 root, runs = sys.argv[1], int(sys.argv[2])
 def clock(action):
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
 def wrapped(i):
-    return clock(lambda: run_stage(StageRequest("t", f"{root}/e{i}", "true", {"i": i}, [], False)))
+    return clock(lambda: execute_stage(StageRequest("t", f"{root}/e{i}", "true", {"i": i}, [], False)))
 def bare(i):
     return clock(lambda: subprocess.run(["bash", "-c", "true"], check=True))
 ours = sorted(wrapped(i) for i in range(runs))

@@ -52,9 +52,11 @@ def _directives(stage: Stage, has_slots: bool, remaining: int) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+# The text of a `run:` block is part of Snakemake's `code` rerun trigger: changing it reruns
+# every finished stage of every sweep compiled before. Keep it as it is.
 IN_PROCESS = (
     "    run:\n"
-    "        run_job(wildcards.experiment, {stage}, params.command, threads, resources, "
+    "        run_stage(wildcards.experiment, {stage}, params.command, threads, resources, "
     "gpu={gpu}{limit})\n"
 )
 AS_PROCESS = """    shell:

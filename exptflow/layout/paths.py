@@ -151,7 +151,9 @@ class _File:
     def __init__(self, *parts: str) -> None:
         self.parts = parts
 
-    def __get__(self, paths: OutputPaths | RunPaths, owner: type | None = None) -> Path:
+    def __get__(self, paths: OutputPaths | RunPaths | None, owner: type | None = None) -> Path:
+        if paths is None:  # the class's attribute itself
+            return self  # type: ignore[return-value]
         return paths.root.joinpath(*self.parts)
 
 

@@ -200,10 +200,15 @@ def _wait(process: subprocess.Popen[bytes], record_path: Path, time_limit: float
     try:
         return _supervise(process, record_path, time_limit)
     except _Stop as stop:  # process form: a signal to the wrapper, passed on to the stage
-        status = _stop(process, stop.signum)
-        if status == 0 or _signal_name(status):
-            return _outcome(status)
-        return Outcome(status, signal.Signals(stop.signum).name)
+        return _stopped(_outcome(_stop(process, stop.signum)), stop.signum)
+
+
+def _stopped(outcome: Outcome, signum: int) -> Outcome:
+    """A stage told to stop did not finish, even if it exits 0 (a checkpoint on SIGTERM, say,
+    before a preemption): it is killed, by the signal that ended it or the one it was sent."""
+    if outcome.signal or outcome.timed_out:
+        return outcome
+    return Outcome(outcome.code or 128 + signum, signal.Signals(signum).name)
 
 
 def _signal_name(status: int) -> str | None:
@@ -395,13 +400,16 @@ def _supervised_run(
         outcome = _wait(process, paths.record(request.stage), request.time_limit)
     finally:
         supervision.unregister(process.pid)
+    stopping = supervision.stop_signal()  # in Snakemake's threads: a Ctrl-C passed on
+    if stopping is not None:
+        outcome = _stopped(outcome, stopping)
     _finish(paths, record, outcome)
     if _state(outcome) == StageState.DONE:
         return 0, ""
     return outcome.code or 1, _describe(request, paths, outcome, log)
 
 
-def run_stage(request: StageRequest, forward_signals: bool = False) -> tuple[int, str]:
+def execute_stage(request: StageRequest, forward_signals: bool = False) -> tuple[int, str]:
     """Run one stage: its exit code, and what to tell the user when it is not 0.
 
     ``forward_signals`` (main thread of the process form only) passes SIGINT/SIGTERM/SIGHUP
@@ -458,7 +466,7 @@ def run_in_snakemake(
         time_limit=time_limit,
     )
     try:
-        code, message = run_stage(request)
+        code, message = execute_stage(request)
     except OSError as error:
         raise StageFailed(_io_failure(request, error)) from None
     if code:
@@ -468,7 +476,7 @@ def run_in_snakemake(
 def main(argv: Sequence[str] | None = None) -> int:
     request = Arguments(sys.argv[1:] if argv is None else argv).request
     try:
-        code, message = run_stage(request, forward_signals=True)
+        code, message = execute_stage(request, forward_signals=True)
     except OSError as error:
         print(_io_failure(request, error), file=sys.stderr)
         return EX_IOERR

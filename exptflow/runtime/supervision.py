@@ -45,7 +45,7 @@ HEARTBEAT_SECONDS = 30.0
 # A stage told to stop (Ctrl-C, SIGTERM, its time limit) that still runs this long after is
 # killed: a shell between two commands may survive SIGINT (bash waits for its child, then
 # carries on if the child did not die of it), and Snakemake would wait for it forever.
-STOP_GRACE_SECONDS = 10.0
+STOP_GRACE_SECONDS = float(os.environ.get("EXPTFLOW_STOP_GRACE_SECONDS", "10"))
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 # Lines "+ GROUP MARKER" (a stage started) and "- GROUP" (it ended under its supervisor's eye);
@@ -66,7 +66,8 @@ done
 """.strip()
 
 _live_groups: set[int] = set()  # process groups of the stages this process supervises
-_groups_lock = threading.Lock()
+# Reentrant: a signal handler may take it in the thread that holds it (the process form).
+_groups_lock = threading.RLock()
 # The signal passed on to the stages, once one was: a stage starting after it gets it too.
 _stopping: list[int] = []
 _reaper: dict[int, subprocess.Popen[bytes]] = {}  # by the pid of the process it watches
@@ -179,7 +180,15 @@ def _escalate() -> None:
     """SIGKILL, a grace period after the first stop signal, every stage still running."""
     _stop_requested.wait()
     time.sleep(STOP_GRACE_SECONDS)  # the grace period itself: stages shut down meanwhile
+    with _groups_lock:
+        _stopping.append(signal.SIGKILL)  # a stage starting after this is killed at once
     signal_stages(signal.SIGKILL)
+
+
+def stop_signal() -> int | None:
+    """The first signal passed on to the stages, if one was: the run is being stopped."""
+    with _groups_lock:
+        return _stopping[0] if _stopping else None
 
 
 def started_at(pid: int) -> float | None:

@@ -56,7 +56,7 @@ EXAMPLES = {
 def _range(kind: str, bounds: list[Any]) -> Distribution | str:
     numbers = [_number(bound) for bound in bounds]
     if len(numbers) != 2 or None in numbers:
-        return f"{kind}: give [LOW, HIGH], two numbers, e.g. `{{{kind}: {EXAMPLES[kind]}}}`"
+        return f"{kind}: give [LOW, HIGH], two finite numbers, e.g. `{{{kind}: {EXAMPLES[kind]}}}`"
     low, high = numbers
     if kind == "int" and not all(isinstance(bound, int) for bound in (low, high)):
         return f"int: give two whole numbers, e.g. `{{int: {EXAMPLES['int']}}}`"
@@ -71,12 +71,13 @@ def _number(value: Any) -> int | float | None:
     """A bound; YAML reads `1e-5` as text, so text that is a number counts too."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return value
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):  # not a number, or too large for a float
         return None
+    if not math.isfinite(number):
+        return None
+    return value if isinstance(value, int | float) else number
 
 
 def draw(
@@ -88,4 +89,16 @@ def draw(
     for index in range(count):
         rng = random.Random(f"exptflow:{seed}:{document}:{index}")
         rows.append(tuple(distributions[name].draw(rng) for name in names))
-    return names, tuple(dict.fromkeys(rows))  # a repeated draw (a small choice) runs once
+    return names, _first_of_each(rows)
+
+
+def _first_of_each(rows: list[tuple[Any, ...]]) -> tuple[tuple[Any, ...], ...]:
+    """A repeated draw (a small `choice`) runs once; 1, 1.0 and True stay apart."""
+    seen: set[tuple[Any, ...]] = set()
+    unique = []
+    for row in rows:
+        key = tuple((type(value), value) for value in row)
+        if key not in seen:
+            seen.add(key)
+            unique.append(row)
+    return tuple(unique)

@@ -17,6 +17,7 @@ import yaml
 from exptflow.errors import UserInputError
 from exptflow.sweep.spec import PARAM_NAME, is_scalar
 
+MAX_VALUES = 5_000_000  # compile's own limit on a whole sweep
 RANGE = re.compile(r"^(-?\d+):(-?\d+)(?::(-?\d+))?$")
 FORMS = (
     "write PARAM=V1,V2 (a grid's values), PARAM=START:STOP[:STEP] (whole numbers, STOP "
@@ -57,7 +58,10 @@ def _values(text: str, value: str) -> tuple[Any, ...]:
         start, stop, step = bounds.groups()
         if step is not None and int(step) == 0:
             raise _refusal(text, "a range's STEP is never 0")
-        values: tuple[Any, ...] = tuple(range(int(start), int(stop), int(step or 1)))
+        span = range(int(start), int(stop), int(step or 1))
+        if len(span) > MAX_VALUES:
+            raise _refusal(text, f"{len(span):,} values; a sweep takes at most {MAX_VALUES:,}")
+        values: tuple[Any, ...] = tuple(span)
         if not values:
             raise _refusal(
                 text, f"the range {value} is empty; STOP is excluded, e.g. 0:3 is 0, 1, 2"
@@ -66,7 +70,8 @@ def _values(text: str, value: str) -> tuple[Any, ...]:
     listed = value if value.startswith("[") and value.endswith("]") else f"[{value}]"
     try:
         parsed = yaml.safe_load(listed)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, KeyError, OverflowError, TypeError, AttributeError):
+        # PyYAML lets Python's own errors through: `!!bool maybe`, `2001-13-45`, huge ints.
         raise _refusal(text, f"cannot read {value!r}; quote a value holding a comma") from None
     if not isinstance(parsed, list) or not all(map(is_scalar, parsed)) or not parsed:
         raise _refusal(text, f"give plain values (numbers, text, true/false); {FORMS}")
@@ -87,18 +92,20 @@ def apply(documents: list[Any], overrides: tuple[str, ...]) -> list[Any]:
 
 
 def _set_default(settings: dict[str, Any], override: Override) -> None:
-    defaults = settings.setdefault("default", {})
-    if isinstance(defaults, dict):
-        defaults[override.param] = override.values[0]
+    if settings.get("default") is None:  # absent, or `default:` with nothing after it
+        settings["default"] = {}
+    if isinstance(settings["default"], dict):
+        settings["default"][override.param] = override.values[0]
 
 
 def _set_grids(documents: list[Any], override: Override) -> None:
     for number, grid in enumerate(documents[1:], start=2):
-        if isinstance(grid, dict) and _zipped(grid, override.param):
+        where = isinstance(grid, dict) and _fixed_by_the_file(grid, override.param)
+        if where:
             raise _refusal(
                 override.text,
-                f"`{override.param}` varies with others in document {number}'s `_zip`; "
-                "edit the sweep file to change zipped values",
+                f"`{override.param}` is {where} in document {number}; edit the sweep file to "
+                "change it there",
             )
     grids = [document for document in documents[1:] if isinstance(document, dict)]
     if not grids:  # a file of settings only: the override is its grid
@@ -108,7 +115,16 @@ def _set_grids(documents: list[Any], override: Override) -> None:
         grid[override.param] = list(override.values)
 
 
-def _zipped(grid: dict[str, Any], param: str) -> bool:
-    zipped = grid.get("_zip")
-    groups = zipped if isinstance(zipped, list) else [zipped]
-    return any(isinstance(group, dict) and param in group for group in groups)
+def _fixed_by_the_file(grid: dict[str, Any], param: str) -> str | None:
+    """Where the document sets ``param`` in a way a list of values can't replace, if it does."""
+    if isinstance(grid.get(param), dict):
+        return "drawn from a distribution"
+    for key, what in (("_zip", "zipped with other params"), ("_rows", "listed in `_rows`")):
+        entries = grid.get(key)
+        listed = entries if isinstance(entries, list) else [entries]
+        if any(isinstance(entry, dict) and param in entry for entry in listed):
+            return what
+    rules = grid.get("_exclude")
+    if isinstance(rules, list) and any(isinstance(r, dict) and param in r for r in rules):
+        return "named in `_exclude`"
+    return None

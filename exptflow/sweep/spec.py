@@ -475,6 +475,9 @@ def distribution(
     return parsed
 
 
+MAX_SAMPLES = 5_000_000  # compile's own limit on a whole sweep
+
+
 def _sampled(
     distributions: dict[str, Distribution],
     data: dict[Any, Any],
@@ -490,6 +493,9 @@ def _sampled(
         return ()
     count = _non_negative_int(count, join(where, "_samples"), issues)
     if count is None:
+        return ()
+    if count > MAX_SAMPLES:
+        issues.add(join(where, "_samples"), f"at most {MAX_SAMPLES:,}; check for a typo")
         return ()
     seed = data.get("_seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
@@ -538,7 +544,8 @@ def _rows(data: object, where: str, issues: Issues) -> Zipped | None:
         if set(row) != set(names):
             issues.add(
                 f"{where}[{index}]",
-                f"sets {', '.join(map(key_text, row))}, but row 0 sets {', '.join(names)}; "
+                f"sets {', '.join(map(key_text, row))}, but row 0 sets "
+                f"{', '.join(map(key_text, names))}; "
                 "give every row the same params (move a shared value to `default`)",
             )
             return None
