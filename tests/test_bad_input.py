@@ -163,7 +163,7 @@ CASES = [
         CONFIG + "templat: {}\n---\nlr: [1]\n",
         [],
         "params.yaml: templat: unknown key `templat`; did you mean `template`? "
-        "valid keys: alias, default, metrics, output, parsers, resource, template",
+        "valid keys: alias, default, metrics, output, parsers, resource, search, template",
     ),
     (
         "default-not-mapping",
@@ -211,7 +211,7 @@ CASES = [
         "unknown-underscore-key",
         CONFIG + "---\nlr: [1]\n_tilte: x\n",
         [],
-        "params.yaml: document 2._tilte: unknown key `_tilte`; valid keys starting with `_`: _cmd, _exclude, _rows, _samples, _seed, _title, _zip",
+        "params.yaml: document 2._tilte: unknown key `_tilte`; valid keys starting with `_`: _cmd, _exclude, _rows, _samples, _seed, _title, _when, _zip",
     ),
     (
         "reserved-param-name",
@@ -608,6 +608,97 @@ CASES = [
         GOOD,
         ["-S", "lr=a,a"],
         "params.yaml: document 2.lr: a value is listed twice; list each value once",
+    ),
+    # --- conditional params (`_when`) --------------------------------------------------------
+    (
+        "when-not-a-list",
+        GOOD + "_when: {lr: 0.1}\n",
+        [],
+        "params.yaml: document 2._when: a mapping; give a list of blocks, each an `_if` and the "
+        "params it sweeps, e.g. `_when: [{_if: {optimizer: sgd}, momentum: [0.9, 0.99]}]`",
+    ),
+    (
+        "when-without-if",
+        GOOD + "_when: [{momentum: [0.9]}]\n",
+        [],
+        "params.yaml: document 2._when[0]._if: missing; give a list of blocks",
+    ),
+    (
+        "when-on-a-param-not-swept",
+        GOOD + "_when: [{_if: {optimizer: sgd}, momentum: [0.9]}]\n",
+        [],
+        "params.yaml: document 2._when[0]._if.optimizer: this document does not sweep "
+        "`optimizer`; it sweeps lr",
+    ),
+    (
+        "when-on-a-value-not-swept",
+        GOOD + "_when: [{_if: {lr: 0.3}, momentum: [0.9]}]\n",
+        [],
+        "params.yaml: document 2._when[0]._if.lr: 0.3 is not among the values here (0.1, 0.2); "
+        "check for a typo",
+    ),
+    (
+        "when-sets-a-param-of-the-document",
+        GOOD + "bs: [1, 2]\n_when: [{_if: {lr: 0.1}, bs: [3]}]\n",
+        [],
+        "params.yaml: document 2._when[0].bs: set outside this block too; keep it in one place",
+    ),
+    (
+        "when-blocks-overlap",
+        GOOD + "_when: [{_if: {lr: 0.1}, m: [1]}, {_if: {lr: [0.1, 0.2]}, m: [2]}]\n",
+        [],
+        "params.yaml: document 2._when.m: set by two `_when` blocks whose `_if`s can both hold; "
+        "make the `_if`s exclusive or set it in one block",
+    ),
+    (
+        "when-param-used-but-not-always-set",
+        "template:\n  train: run --m {m}\n---\nlr: [0.1, 0.2]\n_when: [{_if: {lr: 0.1}, m: [1]}]\n",
+        [],
+        "params.yaml: document 2: template.train uses `m` but this document (some `_when` block "
+        "of it) gives it no value and `default` has none; add `m` to `default` or to this "
+        "document",
+    ),
+    (
+        "override-conditional-param",
+        GOOD + "_when: [{_if: {lr: 0.1}, m: [1]}]\n",
+        ["-S", "m=2"],
+        "-S m=2: `m` is set in a `_when` block in document 2; edit the sweep file to change it "
+        "there",
+    ),
+    # --- search (`exptflow tune`) -----------------------------------------------------------
+    (
+        "search-without-goal",
+        CONFIG + "search: {trials: 3}\n---\nlr: [0.1]\n",
+        [],
+        "params.yaml: search: no goal; name the metric once, e.g. "
+        "`search: {maximize: test_accuracy, trials: 40}`",
+    ),
+    (
+        "search-unknown-key",
+        CONFIG + "search: {minimize: loss, trials: 3, trails: 4}\n---\nlr: [0.1]\n",
+        [],
+        "params.yaml: search.trails: unknown key `trails`; did you mean `trials`? valid keys: "
+        "maximize, minimize, parallel, sampler, seed, trials",
+    ),
+    (
+        "search-unknown-sampler",
+        CONFIG + "search: {minimize: loss, trials: 3, sampler: cmaes}\n---\nlr: [0.1]\n",
+        [],
+        "params.yaml: search.sampler: 'cmaes'; use one of: tpe, random, grid",
+    ),
+    (
+        "search-without-budget",
+        CONFIG + "search: {minimize: loss}\n---\nlr: [0.1]\n",
+        [],
+        "params.yaml: search.trials: give a whole number from 1 to 100,000: the budget of "
+        "trials, e.g. `trials: 40`",
+    ),
+    (
+        "compile-a-search-space",
+        CONFIG + "search: {minimize: loss, trials: 3}\n---\nlr: {uniform: [0, 1]}\n",
+        [],
+        "params.yaml: document 2: a search space (distributions without `_samples`); run "
+        "`exptflow tune` to search it, or add `_samples: N` to draw N at random",
     ),
 ]
 
@@ -1302,6 +1393,68 @@ def test_bad_sweep_is_refused_with_a_clear_message(
     error = _refuse(capsys, ["compile", *arguments])
     assert expected in error
     _check_lines(error, expected)
+    assert _files(chdir_tmp) == ["params.yaml"], "nothing written"
+
+
+SEARCH = CONFIG + "search: {minimize: loss, trials: 3}\n"
+TUNE_CASES = [
+    (
+        "no-search-block",
+        GOOD,
+        [],
+        "params.yaml: no `search:` block; add one to the first document, e.g. "
+        "`search: {maximize: test_accuracy, trials: 40}`",
+    ),
+    (
+        "grid-sampler-over-a-range",
+        SEARCH.replace("trials: 3", "trials: 3, sampler: grid") + "---\nlr: {uniform: [0, 1]}\n",
+        [],
+        "params.yaml: document 2.lr: `sampler: grid` searches lists; give a list of values (or "
+        "`choice`), or use `sampler: tpe`",
+    ),
+    (
+        "zip-in-the-searched-document",
+        SEARCH + "---\nlr: {uniform: [0, 1]}\n_zip: {a: [1, 2], b: [3, 4]}\n",
+        [],
+        "params.yaml: document 2: tune searches distributions and lists, not `_zip` and "
+        "`_rows`; move them to a document of their own and run it with `exptflow run`",
+    ),
+    (
+        "two-documents-no-title",
+        SEARCH + "---\nlr: [0.1, 0.2]\n---\nlr: [0.3, 0.4]\n",
+        [],
+        "params.yaml: document 2, document 3: tune searches one document; pick it with "
+        "--title (give it a `_title`)",
+    ),
+    (
+        "nothing-to-search",
+        SEARCH + "---\nlr: 0.1\n",
+        [],
+        "params.yaml: document 2: nothing to search; give a param a distribution "
+        "(`lr: {loguniform: [1e-5, 1e-1]}`) or a list of values",
+    ),
+    (
+        "no-trials",
+        SEARCH + "---\nlr: [0.1, 0.2]\n",
+        ["--trials", "0"],
+        "--trials 0: give a whole number of at least 1",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "arguments", "expected"),
+    [
+        pytest.param(text, arguments, expected, id=name)
+        for name, text, arguments, expected in TUNE_CASES
+    ],
+)
+def test_bad_search_is_refused_by_tune(
+    chdir_tmp: Path, capsys: pytest.CaptureFixture[str], text: str, arguments: list, expected: str
+) -> None:
+    (chdir_tmp / "params.yaml").write_text(text, encoding="utf-8")
+    error = _refuse(capsys, ["tune", *arguments])
+    assert expected in error
     assert _files(chdir_tmp) == ["params.yaml"], "nothing written"
 
 

@@ -338,3 +338,32 @@ def test_kubernetes_pod_requests_come_from_stage_resources() -> None:
     assert container.resources.requests["memory"] == "8000M"
     tolerations = body.spec.template.spec.tolerations
     assert [t.key for t in tolerations] == ["nvidia.com/gpu"]
+
+
+TUNED = """
+template:
+  train: >
+    python3 -c "import json, sys; x = float(sys.argv[1]);
+    json.dump({'loss': (x - 1) ** 2}, open(sys.argv[2] + '/metrics.json', 'w'))" {x} {_output}
+search:
+  minimize: loss
+  trials: 4
+  parallel: 2
+---
+x: {uniform: [-3, 3]}
+"""
+
+
+@slurm
+@pytest.mark.slow
+def test_tune_runs_its_trials_as_slurm_jobs(tmp_path: Path) -> None:
+    write_sweep(tmp_path, TUNED)
+    result = exptflow(tmp_path, "tune", *FAST)
+    assert "trial 4/4" in result.stdout
+    stages = records(tmp_path)
+    assert len(stages) == 4 and {r["state"] for r in stages} == {"done"}
+    assert all(r["slurm_job_id"] for r in stages), "every trial ran as a SLURM job"
+    (study,) = (tmp_path / "output/.exptflow/tune").iterdir()
+    told = [json.loads(path.read_text()) for path in study.glob("trial-*.told.json")]
+    assert sorted(t["number"] for t in told) == [0, 1, 2, 3]
+    assert {t["state"] for t in told} == {"complete"}

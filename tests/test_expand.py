@@ -432,3 +432,57 @@ def test_a_default_override_fills_an_empty_default_section() -> None:
 def test_repeated_draws_run_once_and_1_is_not_true() -> None:
     text = "template: {t: 'run [x]'}\n---\nx: {choice: [1, true]}\n_samples: 20\n"
     assert sorted(names(text)) == ["x=1", "x=True"]
+
+
+WHEN = "template: {t: 'run --opt {optimizer} {_name}'}\n---\noptimizer: [sgd, adam]\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            WHEN + "_when: [{_if: {optimizer: sgd}, momentum: [0.9, 0.99]}]\n",
+            ["momentum=0.9+optimizer=sgd", "momentum=0.99+optimizer=sgd", "optimizer=adam"],
+            id="a-param-only-for-sgd",
+        ),
+        pytest.param(
+            WHEN
+            + "lr: [1, 2]\n_when:\n  - {_if: {optimizer: sgd}, momentum: 0.9}\n"
+            + "  - {_if: {optimizer: adam, lr: 2}, beta2: [0.9, 0.99]}\n",
+            [
+                "lr=1+momentum=0.9+optimizer=sgd",
+                "lr=2+momentum=0.9+optimizer=sgd",
+                "lr=1+optimizer=adam",
+                "beta2=0.9+lr=2+optimizer=adam",
+                "beta2=0.99+lr=2+optimizer=adam",
+            ],
+            id="two-blocks-and-a-two-param-condition",
+        ),
+        pytest.param(
+            WHEN + "_when: [{_if: {optimizer: [sgd, adam]}, wd: [0, 1]}]\n",
+            [
+                "optimizer=sgd+wd=0",
+                "optimizer=sgd+wd=1",
+                "optimizer=adam+wd=0",
+                "optimizer=adam+wd=1",
+            ],
+            id="a-condition-with-any-of-two-values",
+        ),
+        pytest.param(
+            WHEN
+            + "_when:\n  - {_if: {optimizer: sgd}, sched: [a, b]}\n"
+            + "  - {_if: {optimizer: adam}, sched: c}\n",
+            ["optimizer=sgd+sched=a", "optimizer=sgd+sched=b", "optimizer=adam+sched=c"],
+            id="one-param-in-exclusive-blocks",
+        ),
+        pytest.param(
+            WHEN
+            + "_when: [{_if: {optimizer: sgd}, momentum: [0.9, 0.99]}]\n"
+            + "_exclude: [{momentum: 0.99}]\n",
+            ["momentum=0.9+optimizer=sgd", "optimizer=adam"],
+            id="exclude-a-conditional-value",
+        ),
+    ],
+)
+def test_conditional_params(text: str, expected: list[str]) -> None:
+    assert names(text) == expected

@@ -11,6 +11,7 @@ from common import Figure
 from cases.compile import compile_speed
 from cases.overhead import overhead
 from cases.results import results_speed
+from cases.search import search
 from cases.utilisation import utilisation
 from cases.wrapper import wrapper
 
@@ -20,6 +21,7 @@ CASES = {
     "compile": compile_speed,
     "results": results_speed,
     "wrapper": wrapper,
+    "search": search,
 }
 
 

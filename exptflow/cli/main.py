@@ -15,11 +15,13 @@ from exptflow.cli import plot as plot_verb
 from exptflow.cli import run as run_verb
 from exptflow.cli import show as show_verb
 from exptflow.cli import status as status_verb
+from exptflow.cli import tune as tune_verb
 from exptflow.errors import ExptflowError
 
 VERBS = {
     "compile": compile_verb,
     "run": run_verb,
+    "tune": tune_verb,
     "status": status_verb,
     "show": show_verb,
     "plot": plot_verb,

@@ -14,15 +14,19 @@ def add_compile_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", "-t", help="only the grid documents with this `_title`")
     parser.add_argument("--sample", type=int, help="a random subset of N experiments")
     parser.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    add_set_option(parser, "lr=1e-3,1e-2 | seed=0:3 | default.data=wmt")
+    add_switches(parser, COMPILE_SWITCHES)
+
+
+def add_set_option(parser: argparse.ArgumentParser, examples: str) -> None:
     parser.add_argument(
         "-S",
         "--set",
         action="append",
         default=[],
         metavar="PARAM=VALUES",
-        help="override without editing the file: lr=1e-3,1e-2 | seed=0:3 | default.data=wmt",
+        help=f"override without editing the file: {examples}",
     )
-    add_switches(parser, COMPILE_SWITCHES)
 
 
 COMPILE_SWITCHES = {

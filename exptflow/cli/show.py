@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from exptflow.cli.status import default_output
 from exptflow.errors import UserInputError
@@ -15,7 +16,9 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument(
         "--query", "-q", help="pandas query, e.g. \"lr <= 0.01 and test_state == 'done'\""
     )
-    parser.add_argument("--sort", help="sort by this column (ascending)")
+    parser.add_argument(
+        "--sort", help="sort by this column (ascending; a search: its metric, best first)"
+    )
     parser.add_argument("--desc", action="store_true", help="sort descending")
     parser.add_argument(
         "--group-over", nargs="+", metavar="PARAM", help="aggregate over these params"
@@ -33,11 +36,15 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
 def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     if extra:
         raise UserInputError(f"exptflow show: unknown arguments: {' '.join(extra)}")
+    from exptflow.layout.table import default_sort
     from exptflow.results import show
     from exptflow.results.load import load
 
     output = arguments.output or default_output()
     frame = load(output, arguments.query, arguments.group_over, all=arguments.all)
+    searched = default_sort(Path("."), output)
+    if not arguments.sort and searched and searched[0] in frame.columns:
+        frame = frame.sort_values(searched[0], ascending=not searched[1], kind="stable")
     if arguments.sort:
         if arguments.sort not in frame.columns:
             raise UserInputError(f"--sort {arguments.sort}: no such column")

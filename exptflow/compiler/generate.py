@@ -128,8 +128,24 @@ def snakefile(plan: Plan, table: str) -> str:
         done_after=done_after,
         log_before=log_before,
         log_after=log_after,
-        collect_log_literal=json.dumps(OutputPaths(plan.output).collect_log.as_posix()),
+        targets=_targets(plan, table),
         rules=rules,
+    )
+
+
+def _targets(plan: Plan, table: str) -> str:
+    """What `snakemake` alone makes: every experiment's stages, or a search's trials."""
+    collect_log = json.dumps(OutputPaths(plan.output).collect_log.as_posix())
+    if plan.tune is None:
+        return template("exptflow.workflow", "targets.smk.tmpl").substitute(
+            table_literal=json.dumps(table), collect_log_literal=collect_log
+        )
+    return template("exptflow.workflow", "tune.smk.tmpl").substitute(
+        study_literal=json.dumps(plan.tune.study),
+        trials=plan.tune.trials,
+        parallel=plan.tune.parallel,
+        table_literal=json.dumps(table),
+        collect_log_literal=collect_log,
     )
 
 

@@ -37,12 +37,26 @@ class PlannedExperiment(NamedTuple):
 
 
 @dataclass(frozen=True)
+class Tuning:
+    """What the Snakefile of ``exptflow tune`` needs to run the trials of a search."""
+
+    study: str  # the trials' folder, relative to the compile directory
+    trials: int
+    parallel: int
+
+
+@dataclass(frozen=True)
 class Plan:
     sweep: Sweep
     output: str
     experiments: tuple[PlannedExperiment, ...]
     orphans: tuple[str, ...]
     overrides: tuple[str, ...] = ()  # `-S`, as given: recorded in the table and each run
+    tune: Tuning | None = None  # a search's trials instead of the grids' experiments
+
+    @property
+    def study(self) -> str | None:
+        return self.tune.study if self.tune else None
 
     def jobs(self) -> list[Job]:
         return [job for planned in self.experiments for job in planned.jobs]

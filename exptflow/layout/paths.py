@@ -151,7 +151,9 @@ class _File:
     def __init__(self, *parts: str) -> None:
         self.parts = parts
 
-    def __get__(self, paths: OutputPaths | RunPaths | None, owner: type | None = None) -> Path:
+    def __get__(
+        self, paths: OutputPaths | RunPaths | StudyPaths | None, owner: type | None = None
+    ) -> Path:
         if paths is None:  # the class's attribute itself
             return self  # type: ignore[return-value]
         return paths.root.joinpath(*self.parts)
@@ -166,6 +168,7 @@ class OutputPaths:
     collect_cache = _File(META, "collect-cache.json")  # rows valid while their files are unchanged
     runs = _File(META, "runs")  # one folder per `snakemake` run with its provenance
     archive = _File(META, "archive")  # where `exptflow clean --yes` moves stale experiments
+    studies = _File(META, "tune")  # one folder per search space `exptflow tune` searched
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
@@ -176,6 +179,9 @@ class OutputPaths:
     def archived(self, stamp: str) -> Path:
         """One ``exptflow clean --yes``: the experiment directories it moved, intact."""
         return self.archive / stamp
+
+    def study(self, fingerprint: str) -> StudyPaths:
+        return StudyPaths(self.studies / fingerprint)
 
     def detached_log(self, stamp: str) -> Path:
         """Output of a run started with ``exptflow run --detach``."""
@@ -196,6 +202,47 @@ class RunPaths:
 
     def sweep_copy(self, source: str) -> Path:
         return self.directory / Path(source).name
+
+
+class StudyPaths:
+    """The files of one adaptive search: its settings, and two files per trial (the values
+    proposed, then what was told). The experiments hold the results: these hold the order."""
+
+    settings = _File("study.json")  # the search block and space it was made for
+    tune_log = _File("tune.log")  # each trial told, and the best so far
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def proposal(self, number: int | str) -> Path:
+        return self.root / f"trial-{number}.json"
+
+    def proposed(self, number: int | str) -> Path:
+        """The mark Snakemake waits for; the proposal itself is never one of its outputs."""
+        return self.root / f"trial-{number}.proposed"
+
+    def told(self, number: int | str) -> Path:
+        return self.root / f"trial-{number}.told.json"
+
+    def log(self, number: int | str, step: str) -> Path:
+        """What the job that proposed (``suggest``) or told (``tell``) a trial said."""
+        return self.root / f"trial-{number}.{step}.log"
+
+    def numbers(self) -> list[int]:
+        """The trials proposed so far, in order."""
+        found = []
+        for entry in existing_files(self.root):
+            middle = entry.removeprefix("trial-").removesuffix(".json")
+            if entry.startswith("trial-") and middle.isdigit():
+                found.append(int(middle))
+        return sorted(found)
+
+
+def existing_files(directory: str | os.PathLike[str]) -> list[str]:
+    try:
+        return [entry.name for entry in os.scandir(directory) if entry.is_file()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def gpu_lock_dir() -> Path:

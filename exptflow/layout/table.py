@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exptflow.layout.jsonfiles import read_json
-from exptflow.layout.paths import META, SweepPaths, existing_directories
+from exptflow.layout.paths import META, StudyPaths, SweepPaths, existing_directories
+from exptflow.layout.trials import trial_entries
 
 if TYPE_CHECKING:
     from exptflow.compiler.plan import Plan
@@ -27,14 +28,34 @@ TABLE_VERSION = 1
 
 
 def read_table(workdir: Path) -> dict[str, Any] | None:
-    """The experiments table compiled in ``workdir``; None when there is none (or no JSON)."""
-    return _valid(read_json(SweepPaths(workdir).table))
+    """The experiments table compiled in ``workdir``, with the trials an ``exptflow tune``
+    proposed since; None when there is none (or no JSON)."""
+    table = _valid(read_json(SweepPaths(workdir).table))
+    if table is not None and isinstance(table.get("study"), str):
+        table["experiments"].update(trial_entries(StudyPaths(workdir / table["study"])))
+    return table
 
 
 def _valid(table: object) -> dict[str, Any] | None:
     if not isinstance(table, dict) or not isinstance(table.get("experiments"), dict):
         return None
     return table if table.get("version", 1) == TABLE_VERSION else None
+
+
+class Trials(dict[str, dict[str, Any]]):
+    """The table's experiments, and the trials of a search: one proposed while Snakemake
+    runs (by a job of its own) is read when a rule first asks for it."""
+
+    def __init__(self, experiments: dict[str, dict[str, Any]], study: StudyPaths) -> None:
+        super().__init__(experiments)
+        self.study = study
+        self.update(trial_entries(study))
+
+    def __missing__(self, name: str) -> dict[str, Any]:
+        self.update(trial_entries(self.study))
+        if name not in self:
+            raise KeyError(name)
+        return self[name]
 
 
 def experiments_of(path: str) -> dict[str, dict[str, Any]]:
@@ -45,6 +66,8 @@ def experiments_of(path: str) -> dict[str, dict[str, Any]]:
             f"exptflow: {path} is missing or not a table this exptflow reads; "
             "run `exptflow compile` to write it again"
         )
+    if isinstance(table.get("study"), str):
+        return Trials(table["experiments"], StudyPaths(Path(path).parent / table["study"]))
     return table["experiments"]
 
 
@@ -61,6 +84,7 @@ def table_text(plan: Plan) -> str:
         "metrics": [metric.__dict__ for metric in plan.sweep.metrics],
         "parsers": list(plan.sweep.parsers),
         **({"overrides": list(plan.overrides)} if plan.overrides else {}),
+        **({"study": plan.study, "sort": _best_first(plan)} if plan.study else {}),
     }
     lines = [
         f"{encode(p.directory_name)}: "
@@ -70,6 +94,22 @@ def table_text(plan: Plan) -> str:
         for p in plan.experiments
     ]
     return encode(header)[:-1] + ', "experiments": {\n' + ",\n".join(lines) + "\n}}\n"
+
+
+def _best_first(plan: Plan) -> dict[str, Any]:
+    """How ``exptflow show`` orders a search's trials: by its metric, best first."""
+    search = plan.sweep.search
+    assert search is not None  # a plan with a study is a search's
+    return {"column": search.metric, "descending": search.maximize}
+
+
+def default_sort(workdir: Path, output: str | os.PathLike[str]) -> tuple[str, bool] | None:
+    """The column (and whether descending) the compiled table asks results be shown by."""
+    table = compiled_table(workdir, output)
+    sort = table.get("sort") if table else None
+    if not isinstance(sort, dict) or not isinstance(sort.get("column"), str):
+        return None
+    return sort["column"], bool(sort.get("descending"))
 
 
 def _line_encoder() -> Callable[[Any], str]:

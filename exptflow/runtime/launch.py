@@ -178,7 +178,12 @@ def detach_snakemake(arguments: Sequence[str], workdir: Path, output: str) -> tu
 
 
 def run_snakemake(arguments: Sequence[str], workdir: Path) -> int:
-    """Run Snakemake in its own process group; Ctrl-C or SIGTERM here cancels it cleanly.
+    """Run Snakemake in its own process group; Ctrl-C or SIGTERM here cancels it cleanly."""
+    return supervised_snakemake(arguments, workdir)[0]
+
+
+def supervised_snakemake(arguments: Sequence[str], workdir: Path) -> tuple[int, bool]:
+    """Snakemake's exit code, and whether a signal here cancelled it.
 
     Any end of this process ends Snakemake too (a parent-death signal): a ``kill -9`` of
     this process group would otherwise leave Snakemake running the sweep on its own.
@@ -203,7 +208,7 @@ def run_snakemake(arguments: Sequence[str], workdir: Path) -> int:
 
     previous = {s: signal.signal(s, cancel) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
-        return process.wait()
+        return process.wait(), bool(cancelled)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from collections.abc import Iterator, Mapping
@@ -49,10 +50,24 @@ def _resolve(values: Mapping[str, Scalar], sweep: Sweep) -> dict[str, Scalar]:
 
 
 def _combinations(grid: Grid) -> Iterator[dict[str, Scalar]]:
+    combinations = _all_combinations(grid)
+    if grid.conditions:
+        combinations = _with_conditions(grid, combinations)
     if grid.excluded:
-        yield from (c for c in _all_combinations(grid) if not grid.is_excluded(c))
+        yield from (c for c in combinations if not grid.is_excluded(c))
     else:
-        yield from _all_combinations(grid)
+        yield from combinations
+
+
+def _with_conditions(
+    grid: Grid, combinations: Iterator[dict[str, Scalar]]
+) -> Iterator[dict[str, Scalar]]:
+    """Each combination, times the params of every `_when` block that holds for it."""
+    for base in combinations:
+        axes = [axis for block in grid.conditions if block.holds(base) for axis in block.axes]
+        keys = [key for key, _ in axes]
+        for values in itertools.product(*(values for _, values in axes)):
+            yield {**base, **dict(zip(keys, values, strict=True))}
 
 
 def _all_combinations(grid: Grid) -> Iterator[dict[str, Scalar]]:
@@ -77,21 +92,46 @@ def _stages_of(grid: Grid, sweep: Sweep) -> tuple[str, ...]:
 
 def _check_grid(grid: Grid, stages: tuple[str, ...], sweep: Sweep, issues: Issues) -> None:
     """Every placeholder has a value in every experiment of ``grid``; no boolean in braces."""
-    first = next(_combinations(grid), None)
-    if first is None:
+    samples = _one_of_each_shape(grid)
+    if not samples:
         issues.add(join(grid.where, "_exclude"), "excludes every combination; remove a rule")
         return
-    sample = {**_resolve(sweep.defaults, sweep), **_resolve(first, sweep)}
+    for sample in samples:
+        _check_sample(
+            {**_resolve(sweep.defaults, sweep), **_resolve(sample, sweep)},
+            grid,
+            stages,
+            sweep,
+            issues,
+        )
+
+
+def _one_of_each_shape(grid: Grid) -> list[dict[str, Scalar]]:
+    """A combination of each set of params the grid's experiments have (one without `_when`)."""
+    if not grid.conditions:
+        first = next(_combinations(grid), None)
+        return [] if first is None else [first]
+    shapes: dict[frozenset[str], dict[str, Scalar]] = {}
+    for combination in _combinations(grid):
+        shapes.setdefault(frozenset(combination), combination)
+    return list(shapes.values())
+
+
+def _check_sample(
+    sample: dict[str, Scalar], grid: Grid, stages: tuple[str, ...], sweep: Sweep, issues: Issues
+) -> None:
     for stage in map(sweep.stage, stages):
         for token in placeholders(stage.tokens):
             param = token.param
             if param in RESERVED or param in sweep.aliases:
                 continue
             if param not in sample:
+                some = " (some `_when` block of it)" if grid.conditions else ""
                 issues.add(
                     join(grid.where, "_cmd" if grid.stages else ""),
-                    f"template.{stage.name} uses `{param}` but this document gives it no value "
-                    f"and `default` has none; add `{param}` to `default` or to this document",
+                    f"template.{stage.name} uses `{param}` but this document{some} gives it no "
+                    f"value and `default` has none; add `{param}` to `default` or to this "
+                    "document",
                 )
             elif not token.flag:
                 _check_not_boolean(grid, stage.name, param, sweep, issues)
@@ -113,12 +153,12 @@ def _experiments(sweep: Sweep, grids: tuple[Grid, ...]) -> Iterator[Experiment]:
     defaults = _resolve(sweep.defaults, sweep)
     for grid in grids:
         stages = _stages_of(grid, sweep)
-        # Every experiment of a grid has the same keys: sort them once.
-        swept_keys = sorted(grid.values())
+        # Every experiment of a grid has the same keys (but with `_when`): sort them once.
+        swept_keys = None if grid.conditions else sorted(grid.values())
         keys = None
         for swept in _combinations(grid):
             params = {**defaults, **_resolve(swept, sweep)}
-            keys = keys or sorted(params)
+            keys = keys if keys and swept_keys else sorted(params)
             params = {key: params[key] for key in keys}
             name = experiment_name(swept, swept_keys)
             yield Experiment(name, params, swept, stages, grid.document)
@@ -172,11 +212,42 @@ def sample(experiments: list[Experiment], count: int, seed: int, source: str) ->
     return [experiments[index] for index in chosen]
 
 
+def experiment_of(sweep: Sweep, grid: Grid, swept: Mapping[str, Scalar]) -> Experiment:
+    """The experiment of ``grid`` with these values: a trial of ``exptflow tune``."""
+    params = {**_resolve(sweep.defaults, sweep), **_resolve(swept, sweep)}
+    params = {key: params[key] for key in sorted(params)}
+    stages = _stages_of(grid, sweep)
+    return Experiment(experiment_name(swept), params, dict(swept), stages, grid.document)
+
+
+def check_searched(sweep: Sweep, grid: Grid, values: Mapping[str, tuple[Scalar, ...]]) -> None:
+    """The checks of a grid, for a searched document with these values of each param."""
+    concrete = dataclasses.replace(
+        grid, axes=tuple(values.items()), zipped=(), excluded=(), space=()
+    )
+    issues = Issues(sweep.source)
+    _check_grid(concrete, _stages_of(grid, sweep), sweep, issues)
+    issues.raise_if_any()
+
+
+def grids_to_expand(sweep: Sweep, grids: tuple[Grid, ...]) -> tuple[Grid, ...]:
+    """The documents that are not search spaces; an error when every one is."""
+    kept = tuple(grid for grid in grids if not grid.space)
+    if grids and not kept:
+        spaces = ", ".join(grid.where for grid in grids)
+        raise UserInputError(
+            f"{sweep.source}: {spaces}: a search space (distributions without `_samples`); "
+            "run `exptflow tune` to search it, or add `_samples: N` to draw N at random"
+        )
+    return kept
+
+
 def expand(
     sweep: Sweep, title: str | None = None, count: int | None = None, seed: int = 0
 ) -> list[Experiment]:
-    """The experiments of a sweep, deduplicated, optionally sampled."""
-    grids = select(sweep, title)
+    """The experiments of a sweep, deduplicated, optionally sampled; search spaces are left
+    to ``exptflow tune``."""
+    grids = grids_to_expand(sweep, select(sweep, title))
     issues = Issues(sweep.source)
     for grid in grids:
         _check_grid(grid, _stages_of(grid, sweep), sweep, issues)

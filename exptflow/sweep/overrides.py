@@ -127,4 +127,10 @@ def _fixed_by_the_file(grid: dict[str, Any], param: str) -> str | None:
     rules = grid.get("_exclude")
     if isinstance(rules, list) and any(isinstance(r, dict) and param in r for r in rules):
         return "named in `_exclude`"
+    blocks = grid.get("_when")
+    blocks = [b for b in blocks if isinstance(b, dict)] if isinstance(blocks, list) else []
+    if any(param in block for block in blocks):
+        return "set in a `_when` block"
+    if any(isinstance(b.get("_if"), dict) and param in b["_if"] for b in blocks):
+        return "named in a `_when` condition"
     return None

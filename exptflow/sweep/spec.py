@@ -22,6 +22,7 @@ from exptflow.errors import SweepFileError, problem
 from exptflow.sweep import render
 from exptflow.sweep.distributions import Distribution, draw, parse
 from exptflow.sweep.render import RESERVED, Scalar, Token
+from exptflow.sweep.search import Search
 from exptflow.sweep.yamlfile import load_documents
 
 # ``\Z``, not ``$``: ``$`` also matches before a final newline, which a name must not hold.
@@ -33,12 +34,21 @@ GPU_ID = re.compile(r"[A-Za-z0-9_.:\-]+\Z")
 OWN_RULES = ("all", "collect")
 # Beyond 64 bits a number is an id, not a quantity; Python refuses to print one of 4,300 digits.
 MAX_INT = 2**64
-CONFIG_KEYS = ("alias", "default", "metrics", "output", "parsers", "resource", "template")
+CONFIG_KEYS = (
+    "alias",
+    "default",
+    "metrics",
+    "output",
+    "parsers",
+    "resource",
+    "search",
+    "template",
+)
 METRIC_KEYS = ("reduce", "regex", "stage")
 REDUCERS = ("last", "first", "max", "min", "mean")
 PARSER_FORM = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 STAGE_KEYS = ("cmd", "gpus", "pack", "resources", "retries")
-GRID_KEYS = ("_cmd", "_exclude", "_rows", "_samples", "_seed", "_title", "_zip")
+GRID_KEYS = ("_cmd", "_exclude", "_rows", "_samples", "_seed", "_title", "_when", "_zip")
 # Rule resources Snakemake and its executor plugins understand, with the type each takes.
 RESOURCE_TYPES: dict[str, type] = {
     "mem_mb": int,
@@ -390,6 +400,29 @@ def _check_regex(regex: object, where: str, issues: Issues) -> bool:
 
 # Params that vary together (`_zip`): their names, and one tuple of values per configuration.
 Zipped = tuple[tuple[str, ...], tuple[tuple[Scalar, ...], ...]]
+Axes = tuple[tuple[str, tuple[Scalar, ...]], ...]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A `_when` block: params swept only in the experiments whose values match ``when``."""
+
+    when: Axes  # param -> the values (any of them) that make the block hold
+    axes: Axes
+
+    def holds(self, combination: Mapping[str, Scalar]) -> bool:
+        return all(
+            param in combination and any(_same(combination[param], v) for v in values)
+            for param, values in self.when
+        )
+
+    def excludes(self, other: Condition) -> bool:
+        """Whether the two can never hold at once (some param needs other values in each)."""
+        mine = dict(self.when)
+        return any(
+            param in mine and not any(_same(a, b) for a in mine[param] for b in values)
+            for param, values in other.when
+        )
 
 
 @dataclass(frozen=True)
@@ -403,6 +436,9 @@ class Grid:
     stages: tuple[str, ...] | None = None  # ``_cmd``: which stages its experiments run
     zipped: tuple[Zipped, ...] = ()  # `_zip` groups, and `_rows` as one more group
     excluded: tuple[tuple[tuple[str, Scalar], ...], ...] = ()  # `_exclude`: (param, value)s
+    # Distributions without `_samples`: a search space, for `exptflow tune` to draw from.
+    space: tuple[tuple[str, Distribution], ...] = ()
+    conditions: tuple[Condition, ...] = ()  # `_when` blocks
 
     def is_excluded(self, combination: Mapping[str, Scalar]) -> bool:
         return any(
@@ -415,14 +451,20 @@ class Grid:
         return f"document {self.document}"
 
     def size(self) -> int:
+        """The number of experiments, at most (`_exclude` and `_when` may make fewer)."""
         total = 1
-        for _, values in (*self.axes, *self.zipped):
+        conditional = [axis for block in self.conditions for axis in block.axes]
+        for _, values in (*self.axes, *self.zipped, *conditional):
             total *= len(values)
         return total
 
     def values(self) -> dict[str, tuple[Scalar, ...]]:
         """Every param the document sets, with every value it takes."""
-        return {**dict(self.axes), **_zipped_values(self.zipped)}
+        found = {**dict(self.axes), **_zipped_values(self.zipped)}
+        for block in self.conditions:
+            for name, values in block.axes:
+                found[name] = tuple(dict.fromkeys((*found.get(name, ()), *values)))
+        return found
 
     @classmethod
     def from_mapping(cls, data: object, document: int, issues: Issues) -> Grid | None:
@@ -444,6 +486,7 @@ class Grid:
             axis = _axis(key, values, join(where, key), issues)
             axes.append(axis) if axis else None
         zipped = _zips(data.get("_zip"), join(where, "_zip"), issues)
+        space = () if "_samples" in data else tuple(distributions.items())
         zipped += _sampled(distributions, data, document, where, issues)
         rows = _rows(data.get("_rows"), join(where, "_rows"), issues)
         zipped += (rows,) if rows else ()
@@ -451,13 +494,17 @@ class Grid:
             issues.add(where, "the grid lists no params; add at least one, e.g. `seed: [0]`")
         _check_set_once([key for key, _ in axes], zipped, where, issues)
         values = {**dict(axes), **_zipped_values(zipped)}
+        conditions = _conditions(data.get("_when"), values, join(where, "_when"), issues)
+        for block in conditions:
+            for name, listed in block.axes:
+                values[name] = (*values.get(name, ()), *listed)
         excluded = _exclusions(data.get("_exclude"), values, join(where, "_exclude"), issues)
         title = data.get("_title")
         if title is not None and (isinstance(title, bool) or not isinstance(title, str | int)):
             issues.add(join(where, "_title"), f"{kind(title)}; give a name")
         stages = _stage_list(data.get("_cmd"), join(where, "_cmd"), issues)
         title_text = None if title is None else str(title)
-        return cls(document, tuple(axes), title_text, stages, zipped, excluded)
+        return cls(document, tuple(axes), title_text, stages, zipped, excluded, space, conditions)
 
 
 def distribution(
@@ -487,9 +534,7 @@ def _sampled(
 ) -> tuple[Zipped, ...]:
     """``_samples: N`` configurations drawn from the document's distributions (``_seed``)."""
     count = data.get("_samples")
-    if count is None:
-        for name in distributions:
-            issues.add(join(where, name), "a distribution needs `_samples: N` in its document")
+    if count is None:  # a search space: the sweep's `search` block says whether it may be one
         return ()
     count = _non_negative_int(count, join(where, "_samples"), issues)
     if count is None:
@@ -565,6 +610,69 @@ def _one_param_rows(group: dict[str, list[Any]], where: str, issues: Issues) -> 
     if len(set(map(_typed, column))) != len(column):
         issues.add(where, "a combination is listed twice; list each once")
     return (name,), tuple((value,) for value in column)
+
+
+WHEN_FIX = (
+    "give a list of blocks, each an `_if` and the params it sweeps, e.g. "
+    "`_when: [{_if: {optimizer: sgd}, momentum: [0.9, 0.99]}]`"
+)
+
+
+def _conditions(
+    data: object, values: dict[str, tuple[Scalar, ...]], where: str, issues: Issues
+) -> tuple[Condition, ...]:
+    """``_when``: params only meaningful for some values of the document's other params."""
+    if data is None:
+        return ()
+    if not isinstance(data, list) or not data or not all(isinstance(b, dict) for b in data):
+        issues.add(where, f"{kind(data)}; {WHEN_FIX}")
+        return ()
+    blocks = [_condition(b, values, f"{where}[{i}]", issues) for i, b in enumerate(data)]
+    found = tuple(block for block in blocks if block)
+    _check_exclusive(found, where, issues)
+    return found
+
+
+def _condition(
+    data: dict[Any, Any], values: dict[str, tuple[Scalar, ...]], where: str, issues: Issues
+) -> Condition | None:
+    when = data.get("_if")
+    if not isinstance(when, dict) or not when:
+        issues.add(join(where, "_if"), f"{'missing' if when is None else kind(when)}; {WHEN_FIX}")
+        return None
+    tests = []
+    for param, accepted in when.items():
+        listed = tuple(accepted) if isinstance(accepted, list) else (accepted,)
+        at = join(join(where, "_if"), param)
+        if all([_excludable(param, value, values, at, issues) for value in listed]) and listed:
+            tests.append((param, listed))
+    axes = []
+    for key, listed in data.items():
+        if key == "_if":
+            continue
+        if key in values:
+            issues.add(join(where, key), "set outside this block too; keep it in one place")
+            continue
+        axis = _axis(key, listed, join(where, key), issues, ("_if",))
+        axes.append(axis) if axis else None
+    if len(data) == 1:
+        issues.add(where, f"sets no param; {WHEN_FIX}")
+    if len(tests) != len(when) or len(axes) != len(data) - 1:
+        return None
+    return Condition(tuple(tests), tuple(axes))
+
+
+def _check_exclusive(blocks: tuple[Condition, ...], where: str, issues: Issues) -> None:
+    """A param two blocks set: never in the same experiment, or its value would be two."""
+    for index, block in enumerate(blocks):
+        for other in blocks[:index]:
+            shared = sorted(set(dict(block.axes)) & set(dict(other.axes)))
+            if shared and not block.excludes(other):
+                issues.add(
+                    join(where, shared[0]),
+                    "set by two `_when` blocks whose `_if`s can both hold; make the `_if`s "
+                    "exclusive or set it in one block",
+                )
 
 
 EXCLUDE_FIX = "give a list of partial configurations, e.g. `_exclude: [{norm: new, moment: 0.05}]`"
@@ -679,8 +787,10 @@ def _check_set_once(
             seen.add(name)
 
 
-def _axis(key: object, values: object, where: str, issues: Issues) -> tuple | None:
-    if not check_param_name(key, where, issues, GRID_KEYS):
+def _axis(
+    key: object, values: object, where: str, issues: Issues, keys: tuple[str, ...] = GRID_KEYS
+) -> tuple | None:
+    if not check_param_name(key, where, issues, keys):
         return None
     if not isinstance(values, list):
         return (key, (values,)) if check_scalar(values, where, issues) else None
@@ -747,6 +857,7 @@ class Sweep:
     output: str = "output"
     metrics: tuple[LogMetric, ...] = ()
     parsers: tuple[str, ...] = ()  # "module:function", imported from the sweep's directory
+    search: Search | None = None  # what `exptflow tune` optimises
 
     def stage(self, name: str) -> Stage:
         return next(stage for stage in self.stages if stage.name == name)
@@ -779,8 +890,11 @@ class Sweep:
             output=_output(config.get("output", "output"), issues),
             metrics=_metrics(config.get("metrics", {}), issues),
             parsers=_parsers(config.get("parsers", []), issues, workdir),
+            search=_search(config, issues),
         )
         sweep._check_references(issues)
+        if "search" not in config:
+            _check_spaces_have_samples(sweep.grids, issues)
         issues.raise_if_any()
         return sweep
 
@@ -812,9 +926,24 @@ class Sweep:
         known = set(self.defaults)
         for grid in self.grids:
             known.update(grid.values())
+            known.update(name for name, _ in grid.space)
         for alias in self.aliases.values():
             known.update(alias.targets())
         return known
+
+
+def _search(config: dict[str, Any], issues: Issues) -> Search | None:
+    return Search.from_mapping(config["search"], issues) if "search" in config else None
+
+
+def _check_spaces_have_samples(grids: tuple[Grid, ...], issues: Issues) -> None:
+    for grid in grids:
+        for name, _ in grid.space:
+            issues.add(
+                join(grid.where, name),
+                "a distribution needs `_samples: N` in its document (or a `search:` block, "
+                "for `exptflow tune` to choose the values)",
+            )
 
 
 def _check_placeholders(stage: Stage, known: set[str], aliases: Mapping, issues: Issues) -> None:

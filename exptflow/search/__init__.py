@@ -1,0 +1,1 @@
+"""Adaptive search (``exptflow tune``): trials chosen by Optuna from the results so far."""

@@ -1,0 +1,277 @@
+"""What the Snakefile of ``exptflow tune`` calls: propose a trial, tell its result.
+
+Both run as jobs of Snakemake (local rules), so a search runs wherever its stages run,
+locally or on a cluster, and resumes as any workflow does. Everything is read from files:
+a job may run in another process than the one that proposed the trial before it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from exptflow.compiler import identity
+from exptflow.compiler.plan import plan_experiment
+from exptflow.errors import ExptflowError
+from exptflow.layout.jsonfiles import read_json
+from exptflow.layout.paths import (
+    META,
+    ExperimentPaths,
+    StudyPaths,
+    SweepPaths,
+    existing_directories,
+)
+from exptflow.layout.trials import (
+    COMPLETE,
+    FAIL,
+    Proposal,
+    Told,
+    proposals,
+    read_proposal,
+    read_told,
+    write_proposal,
+    write_told,
+)
+from exptflow.search.space import Space, space_of
+from exptflow.search.study import RUNNING, Past, propose
+from exptflow.sweep import render, spec
+
+
+class Tuner:
+    def __init__(self, study: str, trials: int, parallel: int) -> None:
+        self.paths = StudyPaths(study)
+        self.trials = trials
+        self.parallel = parallel
+        self._space: Space | None = None
+        self._seen: dict[str, Past | None] = {}  # past experiments, read once per process
+        self._lock = threading.Lock()
+
+    # --- paths the rules name -----------------------------------------------------------
+    def proposal(self, trial: str | int) -> str:
+        return self.paths.proposal(trial).as_posix()
+
+    def proposed(self, trial: str | int) -> str:
+        return self.paths.proposed(trial).as_posix()
+
+    def told(self, trial: str | int) -> str:
+        return self.paths.told(trial).as_posix()
+
+    def log(self, trial: str | int, step: str) -> str:
+        return self.paths.log(trial, step).as_posix()
+
+    def open_trials(self) -> list[int]:
+        """The trials of the budget not told as failed: the ones this run makes or keeps."""
+        return [k for k in range(self.trials) if not _failed(self.paths, k)]
+
+    def told_files(self) -> list[str]:
+        return [self.told(k) for k in self.open_trials()]
+
+    def previous(self, wildcards: Any) -> list[str]:
+        """Trial k waits for trial k - parallel to be told (unless that one failed)."""
+        before = int(wildcards.trial) - self.parallel
+        return [] if before < 0 or _failed(self.paths, before) else [self.told(before)]
+
+    def experiment_of(self, trial: int) -> tuple[str, list[str]]:
+        proposal = read_proposal(self.paths, trial)
+        if proposal is None:
+            raise ExptflowError(f"{self.proposal(trial)}: missing or unreadable; rerun tune")
+        return proposal.experiment, list(proposal.entry["stages"])
+
+    # --- the jobs ------------------------------------------------------------------------
+    def suggest(self, trial: int, log: str) -> None:
+        with self._lock, _file_lock(self.paths.root / "suggest.lock"):
+            proposal = read_proposal(self.paths, trial)
+            if proposal is None:
+                proposal = self._ask(trial, log)
+            self.paths.proposed(trial).write_text(proposal.experiment + "\n", encoding="utf-8")
+
+    def _ask(self, trial: int, log: str) -> Proposal:
+        """A new trial's values from the optimizer: once per trial, ever."""
+        space = self.space()
+        own = [p for p in proposals(self.paths) if p.number != trial]
+        history = [self._past(p) for p in own]
+        if space.search.sampler != "grid":
+            history += self._earlier_experiments(space, {p.experiment for p in own})
+        values = propose(space, history, trial)
+        proposal = self._proposal(space, trial, values)
+        write_proposal(self.paths, proposal)
+        learnt = f"{len(history)} trials and earlier experiments"
+        _write_log(log, f"trial {trial + 1}: {proposal.experiment}, from {learnt}\n")
+        return proposal
+
+    def tell(self, trial: int, log: str) -> None:
+        proposal = read_proposal(self.paths, trial)
+        if proposal is None:
+            raise ExptflowError(f"{self.proposal(trial)}: missing or unreadable; rerun tune")
+        space = self.space()
+        value, reason = metric_of(space, proposal.experiment, proposal.entry)
+        state = COMPLETE if reason is None else FAIL
+        told = Told(trial, proposal.experiment, state, value, reason)
+        write_told(self.paths, told)
+        _write_log(log, report(self.paths, space, told, self.trials) + "\n")
+
+    # --- helpers -------------------------------------------------------------------------
+    def space(self) -> Space:
+        if self._space is None:
+            self._space = load_space(self.paths)
+        return self._space
+
+    def _proposal(self, space: Space, trial: int, values: dict[str, Any]) -> Proposal:
+        experiment = space.experiment(values)
+        output = space.output
+        directories, _ = identity.assign([experiment], Path(output), rename_changed=True)
+        directory = directories[experiment.name]
+        existing = Path(output) / directory
+        renderers = {s.name: render.Renderer(s.tokens) for s in space.sweep.stages}
+        planned = plan_experiment(
+            renderers, output, experiment, directory, existing if existing.is_dir() else None
+        )
+        entry = {
+            "params": dict(experiment.params),
+            "stages": list(experiment.stages),
+            "commands": planned.commands,
+        }
+        return Proposal(trial, directory, values, entry)
+
+    def _past(self, proposal: Proposal) -> Past:
+        told = read_told(self.paths, proposal.number)
+        if told is None:
+            return Past(proposal.values, RUNNING)
+        return Past(proposal.values, told.state, told.value)
+
+    def _earlier_experiments(self, space: Space, own: set[str]) -> list[Past]:
+        return earlier_experiments(space, own, self._seen)
+
+
+def earlier_experiments(
+    space: Space, own: set[str], seen: dict[str, Past | None] | None = None
+) -> list[Past]:
+    """Experiments already in the output root that are points of this space: they seed the
+    optimizer (a grid run earlier, a search of another space). ``seen``: those read before."""
+    seen = {} if seen is None else seen
+    root = Path(space.output)
+    for name in sorted(existing_directories(root) - {META} - own - set(seen)):
+        seen[name] = _seed_from(space, root, name)
+    return [past for name, past in seen.items() if past and name not in own]
+
+
+def _write_log(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _failed(paths: StudyPaths, trial: int) -> bool:
+    told = read_told(paths, trial)
+    return told is not None and told.state == FAIL
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Proposals one at a time, across processes too: each sees the ones before it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def load_space(paths: StudyPaths) -> Space:
+    settings = read_json(paths.settings)
+    if not isinstance(settings, dict):
+        raise ExptflowError(f"{paths.settings}: missing or unreadable; rerun `exptflow tune`")
+    source = settings["sweep"]
+    sweep = spec.load(Path(source), source, Path("."), tuple(settings.get("overrides", [])))
+    space = space_of(sweep, settings.get("title"), settings["output"])
+    if space.fingerprint() != paths.root.name:
+        raise ExptflowError(
+            f"{source} changed since `exptflow tune` started this search (its space, goal or "
+            "fixed params differ); rerun `exptflow tune` to search the new one"
+        )
+    return space
+
+
+def _seed_from(space: Space, root: Path, name: str) -> Past | None:
+    params = read_json(ExperimentPaths.of(root, name).params_file)
+    if not isinstance(params, dict):
+        return None
+    values = {key: params.get(key) for key, _ in space.dimensions}
+    if not all(key in params and space.contains(key, v) for key, v in values.items()):
+        return None
+    experiment = space.experiment(values)
+    if not _same_params(dict(experiment.params), params):
+        return None
+    value, reason = metric_of(space, name, {"params": params, "stages": list(experiment.stages)})
+    return Past(values, COMPLETE, value) if reason is None else None
+
+
+def _same_params(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.keys() == b.keys() and all(type(a[k]) is type(b[k]) and a[k] == b[k] for k in a)
+
+
+def metric_of(space: Space, name: str, entry: dict[str, Any]) -> tuple[float | None, str | None]:
+    """The trial's value of the searched metric, or why it has none."""
+    from exptflow.results.rows import read_experiment
+
+    sources, parsers = _metric_sources()
+    paths = ExperimentPaths.of(space.output, name)
+    row = read_experiment(paths, entry, sources, parsers)
+    unfinished = [stage for stage, (state, _) in row["stages"].items() if state != "done"]
+    if unfinished or not row["stages"]:
+        return None, f"stage {unfinished[0] if unfinished else '?'} did not finish"
+    metric = space.search.metric
+    value = row["metrics"].get(metric)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        found = ", ".join(sorted(row["metrics"])) or "none"
+        return None, f"no finite `{metric}` in its results (metrics found: {found})"
+    return float(value), None
+
+
+_SOURCES: list[tuple[Any, list[Any]]] = []  # read once per process: the table's header
+
+
+def _metric_sources() -> tuple[Any, list[Any]]:
+    """The metric regexes and parsers of the compiled table (its header, not its trials)."""
+    from exptflow.results.sources import LogRegex, Sources, import_parser
+
+    if not _SOURCES:
+        table = read_json(SweepPaths(".").table) or {}
+        regexes = tuple(LogRegex(**entry) for entry in table.get("metrics", []))
+        names = tuple(table.get("parsers", []))
+        sources = Sources(Path(table.get("output", "output")), {}, regexes, names)
+        _SOURCES.append((sources, [(name, import_parser(name, Path("."))) for name in names]))
+    return _SOURCES[0]
+
+
+def report(paths: StudyPaths, space: Space, told: Told, budget: int) -> str:
+    """One line per trial told, with the best so far: printed and kept in tune.log."""
+    best = best_trial(paths, space)
+    metric = space.search.metric
+    result = f"{metric} {told.value:.6g}" if told.state == COMPLETE else f"failed: {told.reason}"
+    line = f"exptflow tune: trial {told.number + 1}/{budget} {told.experiment}: {result}"
+    if best is not None:
+        line += f"; best {metric} {best.value:.6g} (trial {best.number + 1}, {best.experiment})"
+    print(line, flush=True)
+    with open(paths.tune_log, "a", encoding="utf-8") as log:
+        log.write(line + "\n")
+    return line
+
+
+def told_trials(paths: StudyPaths) -> list[Told]:
+    found = (read_told(paths, number) for number in paths.numbers())
+    return [told for told in found if told is not None]
+
+
+def best_trial(paths: StudyPaths, space: Space) -> Told | None:
+    complete = [t for t in told_trials(paths) if t.state == COMPLETE and t.value is not None]
+    if not complete:
+        return None
+    sign = -1.0 if space.search.maximize else 1.0
+    return min(complete, key=lambda t: (sign * float(t.value or 0.0), t.number))

@@ -1,0 +1,177 @@
+"""``exptflow tune``: an adaptive search run as a Snakemake workflow, round after round.
+
+A round compiles the search's Snakefile and runs Snakemake on it; trials are proposed and
+told inside it. A trial whose stage fails blocks the trials queued behind it, so Snakemake
+ends the round; the failed trial is told as failed and the next round goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exptflow.compiler.compile import CompileOptions, check_same_sweep, write
+from exptflow.compiler.plan import Plan, Tuning
+from exptflow.layout.jsonfiles import read_json, write_json
+from exptflow.layout.paths import ExperimentPaths, OutputPaths, StudyPaths
+from exptflow.layout.states import StageState
+from exptflow.layout.trials import COMPLETE, FAIL, Told, proposals, read_told, write_told
+from exptflow.runtime import launch
+from exptflow.runtime.liveness import stage_status
+from exptflow.search.runtime import best_trial, earlier_experiments, report, told_trials
+from exptflow.search.space import Space, grid_size, space_of
+from exptflow.sweep import spec
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    compile: CompileOptions = field(default_factory=CompileOptions)
+    trials: int | None = None  # --trials: instead of the search block's
+    parallel: int | None = None  # --parallel
+
+
+@dataclass(frozen=True)
+class Prepared:
+    plan: Plan
+    space: Space
+    study: StudyPaths
+    workdir: Path
+
+
+def prepare(options: TuneOptions) -> Prepared:
+    """Read the sweep, write the search's Snakefile, table and settings. No trial runs."""
+    settings = options.compile
+    workdir = Path(settings.workdir)
+    sweep = spec.load(workdir / settings.sweep, settings.sweep, workdir, settings.overrides)
+    output = settings.output or sweep.output
+    space = space_of(sweep, settings.title, output)
+    study = OutputPaths(output).study(space.fingerprint())
+    tuning = Tuning(study.root.as_posix(), _budget(space, options), _parallel(space, options))
+    plan = Plan(sweep, output, (), (), settings.overrides, tuning)
+    check_same_sweep(settings)
+    _write_settings(StudyPaths(workdir / study.root), space, settings)
+    write(plan, settings.workdir)
+    return Prepared(plan, space, StudyPaths(workdir / study.root), workdir)
+
+
+def _budget(space: Space, options: TuneOptions) -> int:
+    trials = options.trials or space.search.trials
+    return min(trials, grid_size(space)) if space.search.sampler == "grid" else trials
+
+
+def _parallel(space: Space, options: TuneOptions) -> int:
+    return options.parallel or space.search.parallel or max(1, len(space.sweep.slots))
+
+
+def _write_settings(study: StudyPaths, space: Space, options: CompileOptions) -> None:
+    settings = {
+        "sweep": options.sweep,
+        "title": options.title,
+        "overrides": list(options.overrides),
+        "output": space.output,
+        "search": {
+            "metric": space.search.metric,
+            "direction": space.search.direction,
+            "sampler": space.search.sampler,
+            "seed": space.search.seed,
+        },
+    }
+    if read_json(study.settings) != settings:
+        write_json(study.settings, settings)
+
+
+# A stage that fails in every trial (a typo in the command) stops the search after this many.
+BARREN_ROUNDS = 3
+FAILED_STATES = (StageState.FAILED, StageState.TIMED_OUT)
+
+
+def tell_failures(prepared: Prepared) -> list[Told]:
+    """Tell as failed the open trials whose experiment has a stage that failed for good."""
+    tuning = prepared.plan.tune
+    assert tuning is not None
+    failed = []
+    for proposal in proposals(prepared.study):
+        if proposal.number >= tuning.trials or read_told(prepared.study, proposal.number):
+            continue
+        paths = ExperimentPaths.of(prepared.workdir / prepared.space.output, proposal.experiment)
+        for stage in proposal.entry["stages"]:
+            state = stage_status(paths, stage, time.time()).state
+            if state in FAILED_STATES:
+                log = paths.latest_log(stage)
+                reason = f"stage {stage} {state} (log: {log})"
+                failed.append(Told(proposal.number, proposal.experiment, FAIL, None, reason))
+                break
+    for told in failed:
+        write_told(prepared.study, told)
+        report(prepared.study, prepared.space, told, tuning.trials)
+    return failed
+
+
+def summary(prepared: Prepared) -> str:
+    tuning = prepared.plan.tune
+    assert tuning is not None
+    told = told_trials(prepared.study)
+    complete = sum(t.state == COMPLETE for t in told)
+    search = prepared.space.search
+    line = (
+        f"exptflow tune: {search.direction} {search.metric}, {search.sampler} sampler: "
+        f"{len(told)} of {tuning.trials} trials told ({complete} complete, "
+        f"{len(told) - complete} failed), {tuning.parallel} at a time"
+    )
+    best = best_trial(prepared.study, prepared.space)
+    if best is not None:
+        line += (
+            f"\nbest: {search.metric} {best.value:.6g}, trial {best.number + 1}: "
+            f"{prepared.space.output}/{best.experiment}"
+        )
+    return line
+
+
+def tune(options: TuneOptions, snakemake_arguments: list[str]) -> int:
+    """Run the search to its budget, a round at a time; Snakemake's exit code."""
+    workdir = Path(options.compile.workdir)
+    launch.refuse_beside_live_run(workdir, "exptflow tune")
+    unlocked, kept = launch.recover_from_crash(workdir)
+    if unlocked:
+        print("exptflow: removed a stale Snakemake lock left by a killed run")
+    if kept:
+        print(f"exptflow: kept {kept} stage(s) that had finished before the crash")
+    barren = 0  # rounds in a row in which every trial failed
+    first = True
+    while True:
+        prepared = prepare(options)
+        if first:
+            _say_what_seeds(prepared)
+            first = False
+        names = [proposal.experiment for proposal in proposals(prepared.study)]
+        launch.settle_interrupted(workdir / prepared.plan.output, names)
+        print(summary(prepared).splitlines()[0], flush=True)
+        complete_before = _complete(prepared)
+        code, cancelled = launch.supervised_snakemake(snakemake_arguments, workdir)
+        if code == 0 or cancelled or not tell_failures(prepared):
+            print(summary(prepared), flush=True)
+            return code
+        barren = barren + 1 if _complete(prepared) == complete_before else 0
+        if barren == BARREN_ROUNDS:
+            print(
+                f"exptflow tune: every trial failed, {BARREN_ROUNDS} rounds in a row; fix the "
+                "cause (see the logs above), then rerun `exptflow tune` (failed trials stay "
+                "told as failed and count against the budget)",
+                flush=True,
+            )
+            return code
+
+
+def _say_what_seeds(prepared: Prepared) -> None:
+    if prepared.space.search.sampler == "grid":
+        return
+    own = {proposal.experiment for proposal in proposals(prepared.study)}
+    count = len(earlier_experiments(prepared.space, own))  # `exptflow tune` works in "."
+    if count:
+        what = "experiment of this space seeds" if count == 1 else "experiments of this space seed"
+        print(f"exptflow tune: {count} earlier {what} the optimizer")
+
+
+def _complete(prepared: Prepared) -> int:
+    return sum(told.state == COMPLETE for told in told_trials(prepared.study))

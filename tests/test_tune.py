@@ -1,0 +1,184 @@
+"""``exptflow tune``: trials proposed by Optuna run as experiments of the compiled workflow,
+told from their results; a killed search resumes from its files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conftest import (
+    executions,
+    exptflow,
+    processes_in,
+    snakemake,
+    start,
+    wait_for,
+    write_sweep,
+)
+from exptflow.layout.paths import StudyPaths
+
+pytestmark = pytest.mark.slow
+
+# A 2-param objective with its minimum at x=1, y=-0.5: each trial records its name, then
+# (past the first five trials) waits for `go`, so a test can kill the search at that point.
+OBJECTIVE = """
+template:
+  train: >
+    echo {_name} >> started &&
+    if [ $(wc -l < started) -gt 5 ]; then until [ -e go ]; do sleep 0.05; done; fi &&
+    python3 -c "import json, sys; x, y = map(float, sys.argv[1:3]);
+    json.dump({'loss': (x - 1) ** 2 + (y + 0.5) ** 2}, open(sys.argv[3] + '/metrics.json', 'w'))"
+    {x} {y} {_output}
+search:
+  minimize: loss
+  trials: 12
+  parallel: 2
+---
+x: {uniform: [-3, 3]}
+y: {uniform: [-3, 3]}
+"""
+
+
+def study(directory: Path) -> StudyPaths:
+    (root,) = (directory / "output/.exptflow/tune").iterdir()
+    return StudyPaths(root)
+
+
+def told(directory: Path) -> dict[int, dict]:
+    paths = study(directory)
+    return {
+        number: json.loads(paths.told(number).read_text())
+        for number in paths.numbers()
+        if paths.told(number).exists()
+    }
+
+
+def test_killed_search_resumes_and_tells_every_trial_once(tmp_path: Path) -> None:
+    write_sweep(tmp_path, OBJECTIVE)
+    search = start(tmp_path, sys.executable, "-m", "exptflow.cli", "tune", "--cores", "2")
+
+    def five_told_two_waiting() -> bool:
+        return len(executions(tmp_path / "started")) == 7 and len(told(tmp_path)) == 5
+
+    wait_for(lambda: (tmp_path / "output/.exptflow/tune").is_dir() and five_told_two_waiting())
+    os.kill(search.pid, signal.SIGKILL)  # the search alone: its Snakemake must stop by itself
+    search.wait()
+    wait_for(lambda: not processes_in(tmp_path), what="the killed search's Snakemake to stop")
+    finished_before = {trial["experiment"] for trial in told(tmp_path).values()}
+    assert len(finished_before) == 5
+    interrupted = set(executions(tmp_path / "started")) - finished_before
+
+    (tmp_path / "go").touch()
+    resumed = exptflow(tmp_path, "tune", "--cores", "2")
+
+    trials = told(tmp_path)
+    assert sorted(trials) == list(range(12)), "12 trials told in all"
+    assert {t["state"] for t in trials.values()} == {"complete"}
+    starts = Counter(executions(tmp_path / "started"))
+    assert all(starts[name] == 1 for name in finished_before), "no finished trial reruns"
+    assert all(starts[name] == 2 for name in interrupted), "killed trials run again"
+    assert sum(starts.values()) == 12 + len(interrupted)
+    assert "trial 12/12" in resumed.stdout
+    best = min(trials.values(), key=lambda t: t["value"])
+    assert f"best: loss {best['value']:.6g}" in resumed.stdout
+    shown = exptflow(tmp_path, "show").stdout.splitlines()
+    assert shown[1].startswith(best["experiment"]), "show puts the best trial first"
+
+
+FAILING = """
+template:
+  train: >
+    python3 -c "import json, sys; x = float(sys.argv[1]); assert x < 0, 'diverged';
+    json.dump({'score': -x * x}, open(sys.argv[2] + '/metrics.json', 'w'))" {x} {_output}
+search:
+  maximize: score
+  trials: 6
+  sampler: random
+---
+x: {uniform: [-2, 2]}
+seed: 0
+"""
+
+
+def test_failed_trials_are_told_as_failed_and_the_search_goes_on(tmp_path: Path) -> None:
+    write_sweep(tmp_path, FAILING)
+    result = exptflow(tmp_path, "tune", "--cores", "1")
+    trials = told(tmp_path)
+    assert sorted(trials) == list(range(6))
+    paths = study(tmp_path)
+    for number, trial in trials.items():
+        x = json.loads(paths.proposal(number).read_text())["values"]["x"]
+        assert trial["state"] == ("fail" if x >= 0 else "complete"), trial
+    failed = [t for t in trials.values() if t["state"] == "fail"]
+    assert failed, "the seed gives failing trials"
+    assert failed[0]["reason"].startswith("stage train failed (log: output/")
+    assert f"({6 - len(failed)} complete, {len(failed)} failed)" in result.stdout
+    lint = snakemake(tmp_path, "--lint")
+    assert "Congratulations" in lint.stdout + lint.stderr, "the search's Snakefile is lint-clean"
+
+
+GRID_THEN_SEARCH = """
+template:
+  train: >
+    echo {_name} >> started && python3 -c "import json, sys;
+    json.dump({'loss': abs(float(sys.argv[1]) - 2)}, open(sys.argv[2] + '/metrics.json', 'w'))"
+    {x} {_output}
+search:
+  minimize: loss
+  trials: 3
+---
+_title: grid
+x: [1, 2]
+---
+_title: search
+x: {int: [0, 4]}
+"""
+
+
+def test_earlier_experiments_seed_the_search_and_are_not_rerun(tmp_path: Path) -> None:
+    write_sweep(tmp_path, GRID_THEN_SEARCH)
+    exptflow(tmp_path, "run", "--title", "grid", "--cores", "1")
+    result = exptflow(tmp_path, "tune", "--title", "search", "--cores", "1")
+    assert "2 earlier experiments of this space seed the optimizer" in result.stdout
+    starts = Counter(executions(tmp_path / "started"))
+    assert starts["x=1"] == starts["x=2"] == 1, "a trial that is an earlier experiment is reused"
+
+    # An edited rule (here: forced) reruns the proposing jobs: never with other values.
+    proposed = {n: study(tmp_path).proposal(n).read_text() for n in study(tmp_path).numbers()}
+    snakemake(tmp_path, "--cores", "1", "--forcerun", "suggest")
+    again = {n: study(tmp_path).proposal(n).read_text() for n in study(tmp_path).numbers()}
+    assert again == proposed
+    assert Counter(executions(tmp_path / "started")) == starts
+
+
+def test_same_history_same_proposal_in_every_process(tmp_path: Path) -> None:
+    script = """
+import sys
+from exptflow.search.space import space_of
+from exptflow.search.study import Past, propose
+from exptflow.sweep.spec import Sweep
+import yaml
+documents = list(yaml.safe_load_all(open(sys.argv[1])))
+space = space_of(Sweep.from_documents(documents, "params.yaml"), None, "output")
+history = [Past({"x": 0.5, "y": 0.1}, "complete", 1.0), Past({"x": 2.0, "y": -1.0}, "fail")]
+print(propose(space, history, 7))
+"""
+    sweep = write_sweep(tmp_path, OBJECTIVE)
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script, str(sweep)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in (1, 2)
+    ]
+    assert runs[0] == runs[1] and "'x':" in runs[0]
