@@ -4,6 +4,7 @@ experiment gets, how a stage's exit is recorded, what counts as a live Snakemake
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,14 @@ def test_a_signal_is_read_from_the_wait_status_and_from_the_shell_s_convention()
 )
 def test_what_counts_as_a_live_snakemake(command: list[bytes], live: bool) -> None:
     assert _is_snakemake(command) == live
+
+
+def test_resume_removes_the_temporary_copies_of_killed_writers(tmp_path: Path) -> None:
+    from exptflow.runtime.launch import remove_dead_temporaries
+
+    dead = tmp_path / ".stage.test.json.999999999.1.tmp"  # no such pid
+    live = tmp_path / f".stage.train.json.{os.getpid()}.1.tmp"
+    for path in (dead, live, tmp_path / "stage.test.json"):
+        path.write_text("{}")
+    remove_dead_temporaries(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "stage.test.json"])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from exptflow.errors import LiveRunError
-from exptflow.layout.paths import ExperimentPaths, SweepPaths
+from exptflow.layout.paths import META, ExperimentPaths, SweepPaths
 from exptflow.layout.record import StageRecord, append_history, read_record, write_record
 from exptflow.layout.states import StageState
 from exptflow.runtime import snakemake_internals, supervision
@@ -53,8 +54,10 @@ def settle_interrupted(output: Path, names: Sequence[str]) -> int:
     """
     settled = 0
     now = time.time()
+    remove_dead_temporaries(output / META)
     for name in names:
         paths = ExperimentPaths.of(output, name)
+        remove_dead_temporaries(paths.meta)
         for stage in paths.recorded_stages():
             status = stage_status(paths, stage, now)
             record = status.record
@@ -62,6 +65,23 @@ def settle_interrupted(output: Path, names: Sequence[str]) -> int:
                 _write_settled(paths, record, status.state)
                 settled += 1
     return settled
+
+
+# `write_atomic`'s temporary files: `.<name>.<pid>.<thread>.tmp`.
+TEMPORARY = re.compile(r"^\..+\.(\d+)\.\d+\.tmp$")
+
+
+def remove_dead_temporaries(directory: Path) -> None:
+    """A kill -9 between writing a file's temporary copy and renaming it leaves the copy."""
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        match = TEMPORARY.match(entry.name)
+        if match and not supervision.is_alive(int(match[1]), None):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
 
 
 SETTLED = {
