@@ -30,10 +30,12 @@ def _around_stage(path: Callable[[ExperimentPaths, str], Path]) -> tuple[str, st
     return before, after
 
 
-def _directives(stage: Stage, has_slots: bool, remaining: int) -> str:
+def _directives(stage: Stage, has_slots: bool, remaining: int, tune: bool = False) -> str:
     resources_: dict[str, int | str] = {}
     if has_slots and stage.uses_gpu:
         resources_["gpu_slot"] = 1
+    if tune:  # `exptflow tune`: a stage of a trial holds one of its `parallel` trials
+        resources_["tune_trial"] = 1
     if stage.gpus:
         resources_["gpu"] = stage.gpus
     resources_.update(stage.resources)
@@ -86,13 +88,13 @@ def _action(stage: Stage) -> str:
     return IN_PROCESS.format(stage=json.dumps(stage.name), gpu=stage.uses_gpu, limit=limit)
 
 
-def _rule(stage: Stage, has_slots: bool, remaining: int) -> str:
+def _rule(stage: Stage, has_slots: bool, remaining: int, tune: bool) -> str:
     return template("exptflow.workflow", "rule.smk.tmpl").substitute(
         rule=rule_name(stage.name),
         stage=stage.name,
         stage_literal=json.dumps(stage.name),
         process_params="        resolved=resolved_params,\n" if stage.pack else "",
-        directives=_directives(stage, has_slots, remaining),
+        directives=_directives(stage, has_slots, remaining, tune),
         action=_action(stage),
     )
 
@@ -108,7 +110,8 @@ def snakefile(plan: Plan, table: str) -> str:
     sweep = plan.sweep
     count = len(sweep.stages)
     rules = "".join(
-        _rule(stage, bool(sweep.slots), count - index) for index, stage in enumerate(sweep.stages)
+        _rule(stage, bool(sweep.slots), count - index, plan.tune is not None)
+        for index, stage in enumerate(sweep.stages)
     )
     packed = any(stage.pack for stage in sweep.stages)
     return template("exptflow.workflow", "Snakefile.tmpl").substitute(

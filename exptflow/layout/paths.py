@@ -217,16 +217,21 @@ class StudyPaths:
     def proposal(self, number: int | str) -> Path:
         return self.root / f"trial-{number}.json"
 
-    def proposed(self, number: int | str) -> Path:
-        """The mark Snakemake waits for; the proposal itself is never one of its outputs."""
-        return self.root / f"trial-{number}.proposed"
+    def proposed(self, size: int, batch: int | str) -> Path:
+        """The mark Snakemake waits for: a batch of ``size`` trials proposed (the proposals
+        themselves are never Snakemake's outputs)."""
+        return self.root / f"batch{size}-{batch}.proposed"
 
     def told(self, number: int | str) -> Path:
         return self.root / f"trial-{number}.told.json"
 
-    def log(self, number: int | str, step: str) -> Path:
-        """What the job that proposed (``suggest``) or told (``tell``) a trial said."""
-        return self.root / f"trial-{number}.{step}.log"
+    def batch_log(self, size: int, batch: int | str) -> Path:
+        """What the job that proposed a batch said."""
+        return self.root / f"batch{size}-{batch}.log"
+
+    def tell_log(self, number: int | str) -> Path:
+        """What the job that told a trial said."""
+        return self.root / f"trial-{number}.tell.log"
 
     def numbers(self) -> list[int]:
         """The trials proposed so far, in order."""

@@ -7,7 +7,9 @@ a job may run in another process than the one that proposed the trial before it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import importlib
 import math
 import os
 import threading
@@ -56,14 +58,24 @@ class Tuner:
     def proposal(self, trial: str | int) -> str:
         return self.paths.proposal(trial).as_posix()
 
-    def proposed(self, trial: str | int) -> str:
-        return self.paths.proposed(trial).as_posix()
+    def proposed(self, batch: str | int) -> str:
+        return self.paths.proposed(self.parallel, batch).as_posix()
+
+    def batch_of(self, trial: int) -> int:
+        return trial // self.parallel
+
+    def batch(self, batch: int) -> range:
+        """The trials of a batch: ``parallel`` of them (the last within the budget)."""
+        return range(batch * self.parallel, min((batch + 1) * self.parallel, self.trials))
 
     def told(self, trial: str | int) -> str:
         return self.paths.told(trial).as_posix()
 
-    def log(self, trial: str | int, step: str) -> str:
-        return self.paths.log(trial, step).as_posix()
+    def batch_log(self, batch: str | int) -> str:
+        return self.paths.batch_log(self.parallel, batch).as_posix()
+
+    def tell_log(self, trial: str | int) -> str:
+        return self.paths.tell_log(trial).as_posix()
 
     def open_trials(self) -> list[int]:
         """The trials of the budget not told as failed: the ones this run makes or keeps."""
@@ -73,9 +85,15 @@ class Tuner:
         return [self.told(k) for k in self.open_trials()]
 
     def previous(self, wildcards: Any) -> list[str]:
-        """Trial k waits for trial k - parallel to be told (unless that one failed)."""
-        before = int(wildcards.trial) - self.parallel
-        return [] if before < 0 or _failed(self.paths, before) else [self.told(before)]
+        """Batch j is proposed once the trials of batch j - 2 are told (but those that failed):
+        a batch ahead of the trials running, so a trial starts as soon as one ends."""
+        before = int(wildcards.batch) - 2
+        if before < 0:
+            return []
+        return [self.told(k) for k in self.batch(before) if not _failed(self.paths, k)]
+
+    def import_optuna_in_background(self) -> None:
+        threading.Thread(target=_import_optuna, daemon=True).start()
 
     def experiment_of(self, trial: int) -> tuple[str, list[str]]:
         proposal = read_proposal(self.paths, trial)
@@ -84,14 +102,18 @@ class Tuner:
         return proposal.experiment, list(proposal.entry["stages"])
 
     # --- the jobs ------------------------------------------------------------------------
-    def suggest(self, trial: int, log: str) -> None:
+    def suggest(self, batch: int, log: str) -> None:
+        lines = []
         with self._lock, _file_lock(self.paths.root / "suggest.lock"):
-            proposal = read_proposal(self.paths, trial)
-            if proposal is None:
-                proposal = self._ask(trial, log)
-            self.paths.proposed(trial).write_text(proposal.experiment + "\n", encoding="utf-8")
+            for trial in self.batch(batch):
+                proposal = read_proposal(self.paths, trial)
+                if proposal is None:
+                    proposal, learnt = self._ask(trial)
+                    lines.append(f"trial {trial + 1}: {proposal.experiment}, from {learnt}\n")
+        _write_log(log, "".join(lines) or "proposed before\n")
+        Path(self.proposed(batch)).write_text("".join(lines), encoding="utf-8")
 
-    def _ask(self, trial: int, log: str) -> Proposal:
+    def _ask(self, trial: int) -> tuple[Proposal, str]:
         """A new trial's values from the optimizer: once per trial, ever."""
         space = self.space()
         own = [p for p in proposals(self.paths) if p.number != trial]
@@ -101,9 +123,7 @@ class Tuner:
         values = propose(space, history, trial)
         proposal = self._proposal(space, trial, values)
         write_proposal(self.paths, proposal)
-        learnt = f"{len(history)} trials and earlier experiments"
-        _write_log(log, f"trial {trial + 1}: {proposal.experiment}, from {learnt}\n")
-        return proposal
+        return proposal, f"{len(history)} trials and earlier experiments"
 
     def tell(self, trial: int, log: str) -> None:
         proposal = read_proposal(self.paths, trial)
@@ -159,6 +179,11 @@ def earlier_experiments(
     for name in sorted(existing_directories(root) - {META} - own - set(seen)):
         seen[name] = _seed_from(space, root, name)
     return [past for name, past in seen.items() if past and name not in own]
+
+
+def _import_optuna() -> None:
+    with contextlib.suppress(ImportError):  # the first proposal says what to install
+        importlib.import_module("optuna")
 
 
 def _write_log(path: str, text: str) -> None:
