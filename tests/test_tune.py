@@ -27,12 +27,14 @@ from exptflow.layout.paths import StudyPaths
 pytestmark = pytest.mark.slow
 
 # A 2-param objective with its minimum at x=1, y=-0.5: each trial records its name, then
-# (past the first five trials) waits for `go`, so a test can kill the search at that point.
+# (the sixth and later to record it, by their own line) waits for `go`, so that a test can
+# kill the search at that point.
 OBJECTIVE = """
 template:
   train: >
     echo {_name} >> started &&
-    if [ $(wc -l < started) -gt 5 ]; then until [ -e go ]; do sleep 0.05; done; fi &&
+    if [ $(grep -n -x -F {_name} started | cut -d: -f1) -gt 5 ]; then
+    until [ -e go ]; do sleep 0.05; done; fi &&
     python3 -c "import json, sys; x, y = map(float, sys.argv[1:3]);
     json.dump({'loss': (x - 1) ** 2 + (y + 0.5) ** 2}, open(sys.argv[3] + '/metrics.json', 'w'))"
     {x} {y} {_output}
@@ -64,14 +66,18 @@ def test_killed_search_resumes_and_tells_every_trial_once(tmp_path: Path) -> Non
     write_sweep(tmp_path, OBJECTIVE)
     search = start(tmp_path, sys.executable, "-m", "exptflow.cli", "tune", "--cores", "2")
 
-    def five_told_two_waiting() -> bool:
-        return len(executions(tmp_path / "started")) == 7 and len(told(tmp_path)) == 5
+    def finished() -> set[str]:
+        paths = (tmp_path / "output").glob("*/.exptflow/stage.train.json")
+        return {p.parent.parent.name for p in paths if json.loads(p.read_text())["state"] == "done"}
 
-    wait_for(lambda: (tmp_path / "output/.exptflow/tune").is_dir() and five_told_two_waiting())
+    def five_finished_two_waiting() -> bool:
+        return len(executions(tmp_path / "started")) == 7 and len(finished()) == 5
+
+    wait_for(five_finished_two_waiting, what="five trials to finish, two to wait")
     os.kill(search.pid, signal.SIGKILL)  # the search alone: its Snakemake must stop by itself
     search.wait()
     wait_for(lambda: not processes_in(tmp_path), what="the killed search's Snakemake to stop")
-    finished_before = {trial["experiment"] for trial in told(tmp_path).values()}
+    finished_before = finished()
     assert len(finished_before) == 5
     interrupted = set(executions(tmp_path / "started")) - finished_before
 

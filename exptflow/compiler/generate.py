@@ -132,6 +132,8 @@ def snakefile(plan: Plan, table: str) -> str:
         log_before=log_before,
         log_after=log_after,
         targets=_targets(plan, table),
+        # Optuna loads beside the first jobs, and only in a run that has jobs.
+        tune_onstart="    TUNE.import_optuna_in_background()\n" if plan.tune else "",
         rules=rules,
     )
 

@@ -229,10 +229,6 @@ class StudyPaths:
         """What the job that proposed a batch said."""
         return self.root / f"batch{size}-{batch}.log"
 
-    def tell_log(self, number: int | str) -> Path:
-        """What the job that told a trial said."""
-        return self.root / f"trial-{number}.tell.log"
-
     def numbers(self) -> list[int]:
         """The trials proposed so far, in order."""
         found = []

@@ -61,36 +61,20 @@ class Tuner:
     def proposed(self, batch: str | int) -> str:
         return self.paths.proposed(self.parallel, batch).as_posix()
 
-    def batch_of(self, trial: int) -> int:
-        return trial // self.parallel
-
     def batch(self, batch: int) -> range:
         """The trials of a batch: ``parallel`` of them (the last within the budget)."""
         return range(batch * self.parallel, min((batch + 1) * self.parallel, self.trials))
 
-    def told(self, trial: str | int) -> str:
-        return self.paths.told(trial).as_posix()
-
     def batch_log(self, batch: str | int) -> str:
         return self.paths.batch_log(self.parallel, batch).as_posix()
 
-    def tell_log(self, trial: str | int) -> str:
-        return self.paths.tell_log(trial).as_posix()
+    @property
+    def batches(self) -> int:
+        return -(-self.trials // self.parallel)
 
-    def open_trials(self) -> list[int]:
-        """The trials of the budget not told as failed: the ones this run makes or keeps."""
-        return [k for k in range(self.trials) if not _failed(self.paths, k)]
-
-    def told_files(self) -> list[str]:
-        return [self.told(k) for k in self.open_trials()]
-
-    def previous(self, wildcards: Any) -> list[str]:
-        """Batch j is proposed once the trials of batch j - 2 are told (but those that failed):
-        a batch ahead of the trials running, so a trial starts as soon as one ends."""
-        before = int(wildcards.batch) - 2
-        if before < 0:
-            return []
-        return [self.told(k) for k in self.batch(before) if not _failed(self.paths, k)]
+    def open_experiments(self, batch: int) -> list[tuple[str, list[str]]]:
+        """The experiment and stages of each trial of ``batch`` not told as failed."""
+        return [self.experiment_of(k) for k in self.batch(batch) if not _failed(self.paths, k)]
 
     def import_optuna_in_background(self) -> None:
         threading.Thread(target=_import_optuna, daemon=True).start()
@@ -103,15 +87,20 @@ class Tuner:
 
     # --- the jobs ------------------------------------------------------------------------
     def suggest(self, batch: int, log: str) -> None:
+        """Tell every finished trial, then propose the trials of ``batch``."""
+        lines = [line + "\n" for line in self.tell_finished()] + self.propose(batch)
+        _write_log(log, "".join(lines) or "proposed before\n")
+        Path(self.proposed(batch)).write_text("".join(lines), encoding="utf-8")
+
+    def propose(self, batch: int) -> list[str]:
+        """Ask for the values of the trials of ``batch`` not proposed yet; a line for each."""
         lines = []
         with self._lock, _file_lock(self.paths.root / "suggest.lock"):
             for trial in self.batch(batch):
-                proposal = read_proposal(self.paths, trial)
-                if proposal is None:
+                if read_proposal(self.paths, trial) is None:
                     proposal, learnt = self._ask(trial)
                     lines.append(f"trial {trial + 1}: {proposal.experiment}, from {learnt}\n")
-        _write_log(log, "".join(lines) or "proposed before\n")
-        Path(self.proposed(batch)).write_text("".join(lines), encoding="utf-8")
+        return lines
 
     def _ask(self, trial: int) -> tuple[Proposal, str]:
         """A new trial's values from the optimizer: once per trial, ever."""
@@ -125,16 +114,21 @@ class Tuner:
         write_proposal(self.paths, proposal)
         return proposal, f"{len(history)} trials and earlier experiments"
 
-    def tell(self, trial: int, log: str) -> None:
-        proposal = read_proposal(self.paths, trial)
-        if proposal is None:
-            raise ExptflowError(f"{self.proposal(trial)}: missing or unreadable; rerun tune")
+    def tell_finished(self) -> list[str]:
+        """Tell the trials whose stages all finished and that were not told yet."""
         space = self.space()
-        value, reason = metric_of(space, proposal.experiment, proposal.entry)
-        state = COMPLETE if reason is None else FAIL
-        told = Told(trial, proposal.experiment, state, value, reason)
-        write_told(self.paths, told)
-        _write_log(log, report(self.paths, space, told, self.trials) + "\n")
+        lines = []
+        for proposal in proposals(self.paths):
+            if proposal.number >= self.trials or read_told(self.paths, proposal.number):
+                continue
+            if not finished(space, proposal):
+                continue
+            value, reason = metric_of(space, proposal.experiment, proposal.entry)
+            state = COMPLETE if reason is None else FAIL
+            told = Told(proposal.number, proposal.experiment, state, value, reason)
+            write_told(self.paths, told)
+            lines.append(report(self.paths, space, told, self.trials, quiet=QUIET in os.environ))
+        return lines
 
     # --- helpers -------------------------------------------------------------------------
     def space(self) -> Space:
@@ -184,6 +178,15 @@ def earlier_experiments(
 def _import_optuna() -> None:
     with contextlib.suppress(ImportError):  # the first proposal says what to install
         importlib.import_module("optuna")
+
+
+# Set by `exptflow tune`, which prints each trial as it finishes: the jobs then only log.
+QUIET = "EXPTFLOW_TUNE_PRINTS"
+
+
+def finished(space: Space, proposal: Proposal) -> bool:
+    paths = ExperimentPaths.of(space.output, proposal.experiment)
+    return all(paths.done(stage).exists() for stage in proposal.entry["stages"])
 
 
 def _write_log(path: str, text: str) -> None:
@@ -275,15 +278,21 @@ def _metric_sources() -> tuple[Any, list[Any]]:
     return _SOURCES[0]
 
 
-def report(paths: StudyPaths, space: Space, told: Told, budget: int) -> str:
-    """One line per trial told, with the best so far: printed and kept in tune.log."""
-    best = best_trial(paths, space)
+def trial_line(space: Space, told: Told, best: Told | None, budget: int) -> str:
+    """``exptflow tune: trial 7/40 <experiment>: <metric> <value>; best ...``."""
     metric = space.search.metric
     result = f"{metric} {told.value:.6g}" if told.state == COMPLETE else f"failed: {told.reason}"
     line = f"exptflow tune: trial {told.number + 1}/{budget} {told.experiment}: {result}"
     if best is not None:
         line += f"; best {metric} {best.value:.6g} (trial {best.number + 1}, {best.experiment})"
-    print(line, flush=True)
+    return line
+
+
+def report(paths: StudyPaths, space: Space, told: Told, budget: int, quiet: bool = False) -> str:
+    """One line per trial told, with the best so far: printed and kept in tune.log."""
+    line = trial_line(space, told, best_trial(paths, space), budget)
+    if not quiet:
+        print(line, flush=True)
     with open(paths.tune_log, "a", encoding="utf-8") as log:
         log.write(line + "\n")
     return line
@@ -295,7 +304,11 @@ def told_trials(paths: StudyPaths) -> list[Told]:
 
 
 def best_trial(paths: StudyPaths, space: Space) -> Told | None:
-    complete = [t for t in told_trials(paths) if t.state == COMPLETE and t.value is not None]
+    return best_of(told_trials(paths), space)
+
+
+def best_of(trials: list[Told], space: Space) -> Told | None:
+    complete = [t for t in trials if t.state == COMPLETE and t.value is not None]
     if not complete:
         return None
     sign = -1.0 if space.search.maximize else 1.0

@@ -7,7 +7,11 @@ ends the round; the failed trial is told as failed and the next round goes on.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,10 +20,29 @@ from exptflow.compiler.plan import Plan, Tuning
 from exptflow.layout.jsonfiles import read_json, write_json
 from exptflow.layout.paths import ExperimentPaths, OutputPaths, StudyPaths
 from exptflow.layout.states import StageState
-from exptflow.layout.trials import COMPLETE, FAIL, Told, proposals, read_told, write_told
+from exptflow.layout.trials import (
+    COMPLETE,
+    FAIL,
+    Proposal,
+    Told,
+    proposals,
+    read_told,
+    write_told,
+)
 from exptflow.runtime import launch
 from exptflow.runtime.liveness import stage_status
-from exptflow.search.runtime import best_trial, earlier_experiments, report, told_trials
+from exptflow.search.runtime import (
+    QUIET,
+    Tuner,
+    best_of,
+    best_trial,
+    earlier_experiments,
+    finished,
+    metric_of,
+    report,
+    told_trials,
+    trial_line,
+)
 from exptflow.search.space import Space, grid_size, space_of
 from exptflow.sweep import spec
 
@@ -108,6 +131,78 @@ def tell_failures(prepared: Prepared) -> list[Told]:
     return failed
 
 
+ANNOUNCE_SECONDS = 0.5  # how often the terminal learns of trials that finished
+
+
+class Announcer:
+    """Prints each trial the moment its stages finish, while Snakemake runs: its jobs tell
+    the optimizer a batch at a time, which is soon enough for it but not for a person."""
+
+    def __init__(self, prepared: Prepared) -> None:
+        self.prepared = prepared
+        self.seen: dict[int, Told] = {t.number: t for t in told_trials(prepared.study)}
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> Announcer:
+        os.environ[QUIET] = "1"  # the Snakemake about to start: its jobs only log
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.stopped.set()
+        self.thread.join()
+        os.environ.pop(QUIET, None)
+        self.announce()
+
+    def _watch(self) -> None:
+        while not self.stopped.wait(ANNOUNCE_SECONDS):
+            self.announce()
+
+    def announce(self) -> None:
+        space, tuning = self.prepared.space, self.prepared.plan.tune
+        assert tuning is not None
+        for proposal in proposals(self.prepared.study):
+            if proposal.number in self.seen or proposal.number >= tuning.trials:
+                continue
+            told = read_told(self.prepared.study, proposal.number) or _finished(space, proposal)
+            if told is None or told.state == FAIL:  # failures: told at the round's end
+                continue
+            self.seen[told.number] = told
+            best = best_of(list(self.seen.values()), space)
+            print(trial_line(space, told, best, tuning.trials), flush=True)
+
+
+@contextlib.contextmanager
+def _first_batches_proposed(prepared: Prepared) -> Iterator[None]:
+    """Propose the first two batches (they wait for no result) while Snakemake starts: its
+    own jobs then find them, and no stage waits for Optuna to load."""
+    tuning = prepared.plan.tune
+    assert tuning is not None
+    tuner = Tuner(prepared.study.root.as_posix(), tuning.trials, tuning.parallel)
+
+    def propose() -> None:
+        with contextlib.suppress(Exception):  # the job's own try says what went wrong
+            for batch in (0, 1):
+                tuner.propose(batch)
+
+    thread = threading.Thread(target=propose, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
+def _finished(space: Space, proposal: Proposal) -> Told | None:
+    if not finished(space, proposal):
+        return None
+    value, reason = metric_of(space, proposal.experiment, proposal.entry)
+    return Told(
+        proposal.number, proposal.experiment, COMPLETE if reason is None else FAIL, value, reason
+    )
+
+
 def summary(prepared: Prepared) -> str:
     tuning = prepared.plan.tune
     assert tuning is not None
@@ -148,7 +243,8 @@ def tune(options: TuneOptions, snakemake_arguments: list[str]) -> int:
         launch.settle_interrupted(workdir / prepared.plan.output, names)
         print(summary(prepared).splitlines()[0], flush=True)
         complete_before = _complete(prepared)
-        code, cancelled = launch.supervised_snakemake(snakemake_arguments, workdir)
+        with Announcer(prepared), _first_batches_proposed(prepared):
+            code, cancelled = launch.supervised_snakemake(snakemake_arguments, workdir)
         if code == 0 or cancelled or not tell_failures(prepared):
             print(summary(prepared), flush=True)
             return code
