@@ -188,3 +188,26 @@ print(propose(space, history, 7))
         for seed in (1, 2)
     ]
     assert runs[0] == runs[1] and "'x':" in runs[0]
+
+
+NO_METRIC = """
+template:
+  train: >
+    python3 -c "import json, sys; json.dump({'other': 1}, open(sys.argv[1] + '/metrics.json', 'w'))"
+    {_output}
+search:
+  maximize: score
+  trials: 2
+---
+x: [1, 2]
+"""
+
+
+def test_a_trial_without_its_metric_is_told_and_shown_as_failed(tmp_path: Path) -> None:
+    write_sweep(tmp_path, NO_METRIC)
+    result = exptflow(tmp_path, "tune", "--cores", "1", check=False)
+    trials = told(tmp_path)
+    assert sorted(trials) == [0, 1] and {t["state"] for t in trials.values()} == {"fail"}
+    reason = "no finite `score` in its results (metrics found: other)"
+    assert all(t["reason"] == reason for t in trials.values())
+    assert result.stdout.count(f"failed: {reason}") == 2, result.stdout

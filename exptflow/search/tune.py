@@ -165,9 +165,11 @@ class Announcer:
         for proposal in proposals(self.prepared.study):
             if proposal.number in self.seen or proposal.number >= tuning.trials:
                 continue
-            told = read_told(self.prepared.study, proposal.number) or _finished(space, proposal)
-            if told is None or told.state == FAIL:  # failures: told at the round's end
-                continue
+            told = read_told(self.prepared.study, proposal.number)
+            if told is None:  # not told yet: shown once done (a stage that fails: at the end)
+                told = _finished(space, proposal)
+                if told is None or told.state == FAIL:
+                    continue
             self.seen[told.number] = told
             best = best_of(list(self.seen.values()), space)
             print(trial_line(space, told, best, tuning.trials), flush=True)
