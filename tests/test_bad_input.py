@@ -461,6 +461,13 @@ CASES = [
         "same params (move a shared value to `default`)",
     ),
     (
+        "rows-value-not-a-scalar",
+        CONFIG + "---\n_rows: [{lr: 0.1}, {lr: [1]}]\n",
+        [],
+        "params.yaml: document 2._rows[1].lr: a list where a single value is needed; give a "
+        "string, number or boolean",
+    ),
+    (
         "rows-twice",
         CONFIG + "---\n_rows: [{lr: 0.1}, {lr: 0.1}]\n",
         [],

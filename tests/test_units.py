@@ -100,6 +100,10 @@ def test_a_signal_is_read_from_the_wait_status_and_from_the_shell_s_convention()
         pytest.param([b"tail", b"-f", b"snakemake.log"], False, id="tail-of-its-log"),
         pytest.param([b"vim", b"Snakefile"], False, id="an-editor"),
         pytest.param([b"python3", b"-m", b"exptflow.cli", b"run"], False, id="exptflow-run"),
+        pytest.param([b"python", b"-u", b"-m", b"snakemake"], True, id="python-options"),
+        pytest.param([b"python", b"-X", b"importtime", b"-m", b"snakemake"], True, id="X-option"),
+        pytest.param([b"python", b"-c", b"import snakemake"], False, id="python-c"),
+        pytest.param([b"bash", b"snakemake"], False, id="not-python"),
     ],
 )
 def test_what_counts_as_a_live_snakemake(command: list[bytes], live: bool) -> None:

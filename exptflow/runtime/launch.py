@@ -118,12 +118,22 @@ def _snakemake_processes_in(workdir: Path) -> list[int]:
     return found
 
 
+# Python's options that take a value as the next argument (`python -X importtime -m ...`).
+PYTHON_VALUE_OPTIONS = (b"-W", b"-X", b"--check-hash-based-pycs")
+
+
 def _is_snakemake(command: list[bytes]) -> bool:
-    """``snakemake ...``, ``python -m snakemake ...`` or ``python .../bin/snakemake ...``."""
-    names = [os.path.basename(part) for part in command[:3]]
-    if names and names[0] == b"snakemake":
+    """``snakemake ...``, ``python [options] -m snakemake ...`` or ``python .../snakemake``."""
+    if not command or os.path.basename(command[0]) == b"snakemake":
+        return bool(command)
+    if not os.path.basename(command[0]).startswith(b"python"):
+        return False
+    rest = command[1:]
+    while rest and rest[0].startswith(b"-") and rest[0] not in (b"-m", b"-c", b"-"):
+        rest = rest[2:] if rest[0] in PYTHON_VALUE_OPTIONS else rest[1:]
+    if rest[:2] == [b"-m", b"snakemake"]:
         return True
-    return len(names) > 1 and (names[1] == b"snakemake" or names[1:3] == [b"-m", b"snakemake"])
+    return bool(rest) and os.path.basename(rest[0]) == b"snakemake"
 
 
 def recover_from_crash(workdir: Path) -> tuple[bool, int]:

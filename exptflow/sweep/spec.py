@@ -490,7 +490,7 @@ class Grid:
         zipped += _sampled(distributions, data, document, where, issues)
         rows = _rows(data.get("_rows"), join(where, "_rows"), issues)
         zipped += (rows,) if rows else ()
-        if not axes and not zipped and not any(key not in GRID_KEYS for key in data):
+        if not any(key not in GRID_KEYS or key in ("_rows", "_zip") for key in data):
             issues.add(where, "the grid lists no params; add at least one, e.g. `seed: [0]`")
         _check_set_once([key for key, _ in axes], zipped, where, issues)
         values = {**dict(axes), **_zipped_values(zipped)}
@@ -594,6 +594,13 @@ def _rows(data: object, where: str, issues: Issues) -> Zipped | None:
                 "give every row the same params (move a shared value to `default`)",
             )
             return None
+    checks = [
+        check_scalar(value, join(f"{where}[{index}]", key), issues)
+        for index, row in enumerate(data)
+        for key, value in row.items()
+    ]
+    if not all(checks):
+        return None
     group = {name: [row[name] for row in data] for name in names}
     return (
         _zip_group(group, where, issues)
