@@ -150,7 +150,8 @@ x: {int: [0, 4]}
 
 def test_earlier_experiments_seed_the_search_and_are_not_rerun(tmp_path: Path) -> None:
     write_sweep(tmp_path, GRID_THEN_SEARCH)
-    exptflow(tmp_path, "run", "--title", "grid", "--cores", "1")
+    grid = exptflow(tmp_path, "run", "--title", "grid", "--cores", "1")
+    assert "params.yaml: document 3: a search space, left to `exptflow tune`" in grid.stdout
     result = exptflow(tmp_path, "tune", "--title", "search", "--cores", "1")
     assert "2 earlier experiments of this space seed the optimizer" in result.stdout
     starts = Counter(executions(tmp_path / "started"))

@@ -22,7 +22,13 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     if extra:
         raise UserInputError(f"exptflow compile: unknown arguments: {' '.join(extra)}")
     from exptflow.bulk import paused_gc
-    from exptflow.compiler.compile import compile_sweep, dry_run_lines, plan_sweep, summary
+    from exptflow.compiler.compile import (
+        compile_sweep,
+        dry_run_lines,
+        plan_sweep,
+        search_note,
+        summary,
+    )
 
     options = compile_options(arguments, arguments.sweep)
     if arguments.dry_run:
@@ -34,6 +40,9 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     plan_, written = compile_sweep(options)
     print_orphans(plan_.orphans, plan_.sweep.source)
     print(summary(plan_))
+    note = search_note(plan_)
+    if note:
+        print(note)
     for item in written:
         if item.kept_edit:
             print(f"kept {item.path} (edited by you; delete it to regenerate)")

@@ -20,7 +20,7 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
 
 
 def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
-    from exptflow.compiler.compile import compile_sweep, summary
+    from exptflow.compiler.compile import compile_sweep, search_note, summary
     from exptflow.runtime.launch import (
         detach_snakemake,
         recover_from_crash,
@@ -41,6 +41,9 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     if settled:
         print(f"exptflow: {settled} stage(s) of a killed run recorded as killed or lost; rerunning")
     print(summary(plan_))
+    note = search_note(plan_)
+    if note:
+        print(note)
     if arguments.detach:
         pid, log = detach_snakemake(extra, Path("."), plan_.output)
         print(f"snakemake runs in the background (pid {pid}); log: {log}")

@@ -158,6 +158,14 @@ def summary(plan_: Plan) -> str:
     )
 
 
+def search_note(plan_: Plan) -> str | None:
+    """Which documents compile left out: the search spaces ``exptflow tune`` runs."""
+    spaces = [grid.where for grid in plan_.sweep.grids if grid.space]
+    if not spaces:
+        return None
+    return f"{plan_.sweep.source}: {', '.join(spaces)}: a search space, left to `exptflow tune`"
+
+
 def dry_run_lines(plan_: Plan) -> list[str]:
     """``<stage>\\t<experiment dir>\\t<command>`` for every job that would run."""
     return [f"{job.stage}\t{job.directory}\t{job.command}" for job in plan_.to_run()]
