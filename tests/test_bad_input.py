@@ -1427,6 +1427,13 @@ TUNE_CASES = [
         "`_rows`; move them to a document of their own and run it with `exptflow run`",
     ),
     (
+        "when-in-the-searched-document",
+        SEARCH + "---\nlr: [0.1, 0.2]\n_when: [{_if: {lr: 0.1}, m: [1, 2]}]\n",
+        [],
+        "params.yaml: document 2: tune searches distributions and lists, not `_when`; move "
+        "them to a document of their own and run it with `exptflow run`",
+    ),
+    (
         "two-documents-no-title",
         SEARCH + "---\nlr: [0.1, 0.2]\n---\nlr: [0.3, 0.4]\n",
         [],

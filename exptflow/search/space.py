@@ -86,6 +86,7 @@ def searched_grid(sweep: Sweep, title: str | None) -> Grid:
 NOT_SEARCHED = {
     "zipped": "`_zip` and `_rows`",
     "excluded": "`_exclude`",
+    "conditions": "`_when`",
 }
 
 
