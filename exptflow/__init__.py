@@ -5,6 +5,10 @@ In a training script::
     import exptflow
     exptflow.log(step=epoch, loss=loss, acc=acc)   # a point of each series
     exptflow.summary(best_acc=best)                # final values for the results table
+    state = exptflow.checkpoint.load() or {"epoch": 0}   # resume after a kill or a retry
+    exptflow.checkpoint.save(state)                # the latest state, atomically
+    exptflow.artifact("plot.png")                  # kept under the experiment's artifacts/
+    exptflow.seed_everything(seed)                 # random, numpy and torch
 
 In a notebook::
 
@@ -23,9 +27,22 @@ if TYPE_CHECKING:
 
 
 __version__ = "0.1.0"
-__all__ = ["init", "load", "log", "register_parser", "series", "summary"]
+__all__ = [
+    "artifact",
+    "checkpoint",
+    "init",
+    "load",
+    "log",
+    "register_parser",
+    "seed_everything",
+    "series",
+    "summary",
+]
 
+_MODULES = {"checkpoint": "exptflow.runtime.checkpoint"}  # exptflow.checkpoint.save(...)
 _LAZY = {
+    "artifact": "exptflow.runtime.artifacts",
+    "seed_everything": "exptflow.runtime.artifacts",
     "init": "exptflow.runtime.metrics",
     "log": "exptflow.runtime.metrics",
     "summary": "exptflow.runtime.metrics",
@@ -36,11 +53,15 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'exptflow' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later uses (exptflow.log in a training loop) skip this hook
     return value

@@ -37,6 +37,15 @@ class ExperimentPaths:
         """``exptflow.summary``: final values, merged and replaced atomically."""
         return f"{self.root}/summary.json"
 
+    def checkpoint(self, stage: str | None) -> Path:
+        """``exptflow.checkpoint.save``: a stage's latest training state, replaced atomically."""
+        return self.directory / (f"checkpoint.{stage}.pkl" if stage else "checkpoint.pkl")
+
+    @property
+    def artifacts(self) -> Path:
+        """``exptflow.artifact``: files a stage keeps (plots, models, predictions)."""
+        return self.directory / "artifacts"
+
     @property
     def name(self) -> str:
         return self.directory.name

@@ -425,10 +425,21 @@ def execute_stage(request: StageRequest, forward_signals: bool = False) -> tuple
         return 1, _still_running(paths, request.stage)
     held = [lock]
     try:
+        discard_stale_checkpoint(paths, request.stage, request.command)
         return _supervised_run(request, paths, held, forward_signals)
     finally:
         for descriptor in held:
             os.close(descriptor)
+
+
+def discard_stale_checkpoint(paths: ExperimentPaths, stage: str, command: str) -> None:
+    """A stage resumes from its checkpoint only when retried: same command, not finished."""
+    checkpoint = paths.checkpoint(stage)
+    if not checkpoint.exists():
+        return
+    record = read_record(paths, stage)
+    if record is None or record.command != command or record.state == StageState.DONE:
+        checkpoint.unlink(missing_ok=True)
 
 
 def _io_failure(request: StageRequest, error: OSError) -> str:

@@ -58,6 +58,7 @@ def settle_interrupted(output: Path, names: Sequence[str]) -> int:
     for name in names:
         paths = ExperimentPaths.of(output, name)
         remove_dead_temporaries(paths.meta)
+        remove_dead_temporaries(paths.directory)  # a checkpoint's copy, saved by the stage
         for stage in paths.recorded_stages():
             status = stage_status(paths, stage, now)
             record = status.record
