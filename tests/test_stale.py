@@ -160,7 +160,8 @@ def test_second_sweep_is_refused_until_replace(tmp_path: Path, other_output: str
     write_sweep(tmp_path, f"output: {other_output}\n{text}" if other_output else text, "other.yaml")
     before = {name: (tmp_path / name).read_bytes() for name in ("Snakefile", "experiments.json")}
 
-    for verb in (["compile", "other.yaml"], ["run", "--sweep", "other.yaml"]):
+    verbs = (["compile", "other.yaml"], ["run", "--sweep", "other.yaml"], ["run", "other.yaml"])
+    for verb in verbs:
         refused = exptflow_cli(tmp_path, *verb, check=False)
         assert (refused.returncode, refused.stderr) == (2, REFUSED)
     assert {name: (tmp_path / name).read_bytes() for name in before} == before

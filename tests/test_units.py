@@ -119,3 +119,35 @@ def test_resume_removes_the_temporary_copies_of_killed_writers(tmp_path: Path) -
         path.write_text("{}")
     remove_dead_temporaries(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "stage.test.json"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "sweep", "snakemake_args"),
+    [
+        pytest.param(["run"], "params.yaml", [], id="default"),
+        pytest.param(
+            ["run", "other.yaml", "--cores", "2"], "other.yaml", ["--cores", "2"], id="first"
+        ),
+        pytest.param(["run", "--sweep", "s.yml"], "s.yml", [], id="flag"),
+        pytest.param(
+            ["run", "--cores", "2", "--configfile", "c.yaml"],
+            "params.yaml",
+            ["--cores", "2", "--configfile", "c.yaml"],
+            id="a-snakemake-yaml-stays-snakemake-s",
+        ),
+        pytest.param(
+            ["run", "other.yaml", "--", "-n", "--title"],
+            "other.yaml",
+            ["-n", "--title"],
+            id="dashes",
+        ),
+    ],
+)
+def test_run_takes_the_sweep_first_and_gives_snakemake_the_rest(
+    argv: list[str], sweep: str, snakemake_args: list[str]
+) -> None:
+    from exptflow.cli.main import split
+    from exptflow.cli.options import sweep_of
+
+    arguments, extra = split(argv)
+    assert (sweep_of(arguments, extra), extra) == (sweep, snakemake_args)

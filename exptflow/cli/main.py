@@ -42,8 +42,16 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def split(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The verb's arguments, and the rest: Snakemake's (all of it after `--`)."""
+    given = list(argv)
+    cut = given.index("--") if "--" in given else len(given)
+    arguments, extra = parser().parse_known_args(given[:cut])
+    return arguments, extra + given[cut + 1 :]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments, extra = parser().parse_known_args(argv)
+    arguments, extra = split(sys.argv[1:] if argv is None else argv)
     try:
         return VERBS[arguments.verb].execute(arguments, extra)
     except ExptflowError as error:

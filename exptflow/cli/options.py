@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from exptflow.errors import UserInputError
+
 if TYPE_CHECKING:
     from exptflow.compiler.compile import CompileOptions
 
@@ -64,3 +66,22 @@ def print_orphans(orphans: tuple[str, ...], source: str) -> None:
             f"warning: {source}: params no template uses (they only name experiments): "
             + ", ".join(orphans)
         )
+
+
+SWEEP_SUFFIXES = (".yaml", ".yml")
+
+
+def add_sweep_argument(parser: argparse.ArgumentParser) -> None:
+    """``exptflow run [SWEEP] [SNAKEMAKE ARGS]`` (and ``--sweep FILE``, as before)."""
+    parser.add_argument("--sweep", help="the sweep file, also given first: `run other.yaml`")
+
+
+def sweep_of(arguments: argparse.Namespace, extra: list[str]) -> str:
+    """The sweep file: ``--sweep``, or the first argument Snakemake would get if it is a YAML
+    file (Snakemake's own args, a target or `--configfile x.yaml`, come after it)."""
+    if extra and extra[0].endswith(SWEEP_SUFFIXES) and not extra[0].startswith("-"):
+        given = extra.pop(0)
+        if arguments.sweep:
+            raise UserInputError(f"two sweep files: {given} and --sweep {arguments.sweep}")
+        return given
+    return arguments.sweep or "params.yaml"

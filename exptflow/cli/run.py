@@ -1,11 +1,19 @@
-"""``exptflow run [SNAKEMAKE ARGS]``: compile if needed, clear a stale lock, run Snakemake."""
+"""``exptflow run [SWEEP] [SNAKEMAKE ARGS]``: compile if needed, clear a stale lock, run
+Snakemake."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from exptflow.cli.options import add_compile_options, add_switches, compile_options, print_orphans
+from exptflow.cli.options import (
+    add_compile_options,
+    add_sweep_argument,
+    add_switches,
+    compile_options,
+    print_orphans,
+    sweep_of,
+)
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -13,7 +21,7 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
         name,
         help="compile, then run snakemake (resumes after a crash); other args go to snakemake",
     )
-    parser.add_argument("--sweep", default="params.yaml", help="default: params.yaml")
+    add_sweep_argument(parser)
     detach = "run snakemake in the background, immune to logout; its log goes to the output dir"
     add_switches(parser, {"--detach": detach})
     add_compile_options(parser)
@@ -29,13 +37,14 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
         settle_interrupted,
     )
 
+    sweep = sweep_of(arguments, extra)
     refuse_beside_live_run(Path("."), "exptflow run")
     unlocked, kept = recover_from_crash(Path("."))  # first: the plan counts kept stages as done
     if unlocked:
         print("exptflow: removed a stale Snakemake lock left by a killed run")
     if kept:
         print(f"exptflow: kept {kept} stage(s) that had finished before the crash")
-    plan_, _ = compile_sweep(compile_options(arguments, arguments.sweep))
+    plan_, _ = compile_sweep(compile_options(arguments, sweep))
     print_orphans(plan_.orphans, plan_.sweep.source)
     settled = settle_interrupted(Path(plan_.output), [p.directory_name for p in plan_.experiments])
     if settled:

@@ -1,10 +1,11 @@
-"""``exptflow tune [SNAKEMAKE ARGS]``: an adaptive search (Optuna) over the sweep's space."""
+"""``exptflow tune [SWEEP] [SNAKEMAKE ARGS]``: an adaptive search (Optuna) over the sweep's
+space."""
 
 from __future__ import annotations
 
 import argparse
 
-from exptflow.cli.options import add_set_option, compile_options
+from exptflow.cli.options import add_set_option, add_sweep_argument, compile_options, sweep_of
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -13,7 +14,7 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
         help="search the `search:` space with Optuna, trials run as experiments; other args "
         "go to snakemake",
     )
-    parser.add_argument("--sweep", default="params.yaml", help="default: params.yaml")
+    add_sweep_argument(parser)
     parser.add_argument("-o", "--output", help="experiments root (default: the sweep's `output`)")
     parser.add_argument("--title", "-t", help="the grid document to search, by its `_title`")
     parser.add_argument("--trials", type=int, help="the budget, instead of `search.trials`")
@@ -33,6 +34,6 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     arguments.sample, arguments.seed, arguments.yes = None, 0, False
     arguments.rename_changed = True
     options = TuneOptions(
-        compile_options(arguments, arguments.sweep), arguments.trials, arguments.parallel
+        compile_options(arguments, sweep_of(arguments, extra)), arguments.trials, arguments.parallel
     )
     return tune(options, extra)
