@@ -190,7 +190,7 @@ def test_curves_plot_and_cli(sweep: Path) -> None:
     figure = plot.curves(frame, sweep / "output", "loss")
     assert len(figure.axes[0].lines) == 4
     assert all(len(line.get_xdata()) == 3 for line in figure.axes[0].lines)
-    out = exptflow_cli(sweep, "plot", "acc", "--x", "lr", "--hue", "seed", "-o", "acc.png")
+    out = exptflow_cli(sweep, "plot", "acc", "--x", "lr", "--hue", "seed", "--out", "acc.png")
     assert out.stdout.strip() == "wrote acc.png"
     assert (sweep / "acc.png").read_bytes()[:4] == b"\x89PNG"
 

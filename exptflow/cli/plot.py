@@ -15,8 +15,9 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--hue", help="one line per value of this param")
     parser.add_argument("--curves", metavar="METRIC", help="plot this logged series per experiment")
     parser.add_argument("--query", "-q", help="only the experiments matching this pandas query")
-    parser.add_argument("--output", help="experiments root (default: the compiled sweep's)")
-    parser.add_argument("-o", "--out", dest="png", help="PNG file (default: <metric>.png)")
+    # -o is the experiments root, as in every other verb.
+    parser.add_argument("-o", "--output", help="experiments root (default: the compiled sweep's)")
+    parser.add_argument("--out", dest="png", help="PNG file (default: <metric>.png)")
 
 
 def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
