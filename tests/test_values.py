@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -58,3 +59,16 @@ def test_hostile_values_arrive_literally(tmp_path: Path) -> None:
     ]
     assert len(directories) == len(HOSTILE)
     assert all(p.resolve().parent == (tmp_path / "output").resolve() for p in directories)
+
+
+def test_time_reaches_the_program_inside_single_quotes_too(tmp_path: Path) -> None:
+    write_sweep(
+        tmp_path,
+        "template:\n  t: echo 'started {_time}' \"and {_time}\" {_time} > {_output}/when\n"
+        "---\na: 1\n",
+    )
+    exptflow(tmp_path, "run", "--cores", "1")
+    words = (tmp_path / "output/a=1/when").read_text().split()
+    assert words[0] == "started" and words[2] == "and"
+    stamps = {words[1], words[3], words[4]}
+    assert len(stamps) == 1 and re.fullmatch(r"\d{8}\.\d{6}.*", stamps.pop()), words

@@ -23,6 +23,8 @@ RESERVED = ("_output", "_name", "_time")
 # The wrapper exports the start time of each job; rendering it at compile time would make
 # every recompile look like a change.
 TIME_EXPANSION = '"$EXPTFLOW_TIME"'
+# Inside single quotes the shell expands nothing: close them around the expansion.
+TIME_IN_SINGLE_QUOTES = "'" + TIME_EXPANSION + "'"
 
 
 @dataclass(frozen=True)
@@ -104,9 +106,11 @@ class Renderer:
 
     def __init__(self, tokens: tuple[Token, ...]) -> None:
         parts = []
-        for token in tokens:
+        for token, quoting in zip(tokens, _quoting(tokens), strict=True):
             if isinstance(token, str):
                 parts.append(repr(token))
+            elif token.param == "_time" and quoting == "'":
+                parts.append(repr(TIME_IN_SINGLE_QUOTES))
             elif token.param in RESERVED:
                 parts.append(f"reserved[{token.param!r}]")
             elif token.flag:
@@ -119,6 +123,21 @@ class Renderer:
     def __call__(self, params: Mapping[str, Scalar], reserved: Mapping[str, str]) -> str:
         """The shell command of one experiment (the sweep model checked every placeholder)."""
         return self._render(params, reserved)
+
+
+def _quoting(tokens: tuple[Token, ...]) -> list[str]:
+    """The shell quote each token starts inside: ``'``, ``"`` or none (``""``)."""
+    states, state, escaped = [], "", False
+    for token in tokens:
+        states.append(state)
+        for char in token if isinstance(token, str) else "":
+            if escaped:
+                escaped = False
+            elif char == "\\" and state != "'":
+                escaped = True
+            elif char in "'\"" and state in ("", char):
+                state = char if state == "" else ""
+    return states
 
 
 def _flag_of(param: str, value: Scalar) -> str:
