@@ -20,7 +20,7 @@ from exptflow.layout.paths import META, StudyPaths, SweepPaths, existing_directo
 from exptflow.layout.trials import trial_entries
 
 if TYPE_CHECKING:
-    from exptflow.compiler.plan import Plan
+    from exptflow.compiler.plan import Plan, PlannedExperiment
 
 # Bumped when a reader of the table would misread an older one; a table without a version
 # field is version 1.
@@ -86,14 +86,14 @@ def table_text(plan: Plan) -> str:
         **({"overrides": list(plan.overrides)} if plan.overrides else {}),
         **({"study": plan.study, "sort": _best_first(plan)} if plan.study else {}),
     }
-    lines = [
-        f"{encode(p.directory_name)}: "
-        + encode(
-            {"params": p.experiment.params, "stages": p.experiment.stages, "commands": p.commands}
-        )
-        for p in plan.experiments
-    ]
+    lines = [f"{encode(p.directory_name)}: " + encode(table_entry(p)) for p in plan.experiments]
     return encode(header)[:-1] + ', "experiments": {\n' + ",\n".join(lines) + "\n}}\n"
+
+
+def table_entry(planned: PlannedExperiment) -> dict[str, Any]:
+    """What the Snakefile reads of one experiment: params, stages and commands."""
+    experiment = planned.experiment
+    return {"params": experiment.params, "stages": experiment.stages, "commands": planned.commands}
 
 
 def _best_first(plan: Plan) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from exptflow.layout.jsonfiles import read_json, write_json
 from exptflow.layout.paths import StudyPaths
 
 COMPLETE, FAIL = "complete", "fail"
+RUNNING = "running"  # proposed, not told: what the optimizer's history says of it
 
 
 class Proposal(NamedTuple):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import importlib
 import math
 import os
@@ -16,10 +17,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from exptflow.compiler import identity
-from exptflow.compiler.plan import plan_experiment
 from exptflow.errors import ExptflowError
 from exptflow.layout.jsonfiles import read_json
 from exptflow.layout.paths import (
@@ -32,6 +31,7 @@ from exptflow.layout.paths import (
 from exptflow.layout.trials import (
     COMPLETE,
     FAIL,
+    RUNNING,
     Proposal,
     Told,
     proposals,
@@ -40,9 +40,12 @@ from exptflow.layout.trials import (
     write_proposal,
     write_told,
 )
-from exptflow.search.space import Space, space_of
-from exptflow.search.study import RUNNING, Past, propose
-from exptflow.sweep import render, spec
+
+# Every job of a search's Snakefile imports this module (on a cluster: every stage job's
+# Snakemake): the sweep model, the compiler and Optuna load only where a trial is proposed.
+if TYPE_CHECKING:
+    from exptflow.search.space import Space
+    from exptflow.search.study import Past
 
 
 class Tuner:
@@ -104,6 +107,8 @@ class Tuner:
 
     def _ask(self, trial: int) -> tuple[Proposal, str]:
         """A new trial's values from the optimizer: once per trial, ever."""
+        from exptflow.search.study import propose
+
         space = self.space()
         own = [p for p in proposals(self.paths) if p.number != trial]
         history = [self._past(p) for p in own]
@@ -121,11 +126,9 @@ class Tuner:
         for proposal in proposals(self.paths):
             if proposal.number >= self.trials or read_told(self.paths, proposal.number):
                 continue
-            if not finished(space, proposal):
+            told = told_if_finished(space, proposal)
+            if told is None:
                 continue
-            value, reason = metric_of(space, proposal.experiment, proposal.entry)
-            state = COMPLETE if reason is None else FAIL
-            told = Told(proposal.number, proposal.experiment, state, value, reason)
             write_told(self.paths, told)
             lines.append(report(self.paths, space, told, self.trials, quiet=QUIET in os.environ))
         return lines
@@ -137,23 +140,21 @@ class Tuner:
         return self._space
 
     def _proposal(self, space: Space, trial: int, values: dict[str, Any]) -> Proposal:
+        """The trial's experiment, planned as compile plans one: its directory (a new one
+        when an old directory holds other params) and its table entry."""
+        from exptflow.compiler import identity
+        from exptflow.compiler.plan import make_plan
+        from exptflow.layout.table import table_entry
+
         experiment = space.experiment(values)
-        output = space.output
-        directories, _ = identity.assign([experiment], Path(output), rename_changed=True)
-        directory = directories[experiment.name]
-        existing = Path(output) / directory
-        renderers = {s.name: render.Renderer(s.tokens) for s in space.sweep.stages}
-        planned = plan_experiment(
-            renderers, output, experiment, directory, existing if existing.is_dir() else None
-        )
-        entry = {
-            "params": dict(experiment.params),
-            "stages": list(experiment.stages),
-            "commands": planned.commands,
-        }
-        return Proposal(trial, directory, values, entry)
+        directories, _ = identity.assign([experiment], Path(space.output), rename_changed=True)
+        plan = make_plan(space.sweep, space.output, [experiment], directories, Path("."), [])
+        (planned,) = plan.experiments
+        return Proposal(trial, planned.directory_name, values, table_entry(planned))
 
     def _past(self, proposal: Proposal) -> Past:
+        from exptflow.search.study import Past
+
         told = read_told(self.paths, proposal.number)
         if told is None:
             return Past(proposal.values, RUNNING)
@@ -184,9 +185,14 @@ def _import_optuna() -> None:
 QUIET = "EXPTFLOW_TUNE_PRINTS"
 
 
-def finished(space: Space, proposal: Proposal) -> bool:
+def told_if_finished(space: Space, proposal: Proposal) -> Told | None:
+    """What to tell of a trial whose stages all finished (failed if its metric is missing)."""
     paths = ExperimentPaths.of(space.output, proposal.experiment)
-    return all(paths.done(stage).exists() for stage in proposal.entry["stages"])
+    if not all(paths.done(stage).exists() for stage in proposal.entry["stages"]):
+        return None
+    value, reason = metric_of(space, proposal.experiment, proposal.entry)
+    state = COMPLETE if reason is None else FAIL
+    return Told(proposal.number, proposal.experiment, state, value, reason)
 
 
 def _write_log(path: str, text: str) -> None:
@@ -212,6 +218,9 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 def load_space(paths: StudyPaths) -> Space:
+    from exptflow.search.space import space_of
+    from exptflow.sweep import spec
+
     settings = read_json(paths.settings)
     if not isinstance(settings, dict):
         raise ExptflowError(f"{paths.settings}: missing or unreadable; rerun `exptflow tune`")
@@ -227,6 +236,9 @@ def load_space(paths: StudyPaths) -> Space:
 
 
 def _seed_from(space: Space, root: Path, name: str) -> Past | None:
+    from exptflow.search.study import Past
+    from exptflow.sweep.spec import same_values
+
     params = read_json(ExperimentPaths.of(root, name).params_file)
     if not isinstance(params, dict):
         return None
@@ -234,14 +246,10 @@ def _seed_from(space: Space, root: Path, name: str) -> Past | None:
     if not all(key in params and space.contains(key, v) for key, v in values.items()):
         return None
     experiment = space.experiment(values)
-    if not _same_params(dict(experiment.params), params):
+    if not same_values(dict(experiment.params), params):
         return None
     value, reason = metric_of(space, name, {"params": params, "stages": list(experiment.stages)})
     return Past(values, COMPLETE, value) if reason is None else None
-
-
-def _same_params(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return a.keys() == b.keys() and all(type(a[k]) is type(b[k]) and a[k] == b[k] for k in a)
 
 
 def metric_of(space: Space, name: str, entry: dict[str, Any]) -> tuple[float | None, str | None]:
@@ -262,20 +270,17 @@ def metric_of(space: Space, name: str, entry: dict[str, Any]) -> tuple[float | N
     return float(value), None
 
 
-_SOURCES: list[tuple[Any, list[Any]]] = []  # read once per process: the table's header
-
-
+@functools.lru_cache(maxsize=1)
 def _metric_sources() -> tuple[Any, list[Any]]:
-    """The metric regexes and parsers of the compiled table (its header, not its trials)."""
+    """The metric regexes and parsers of the compiled table (its header, not its trials),
+    read once per process."""
     from exptflow.results.sources import LogRegex, Sources, import_parser
 
-    if not _SOURCES:
-        table = read_json(SweepPaths(".").table) or {}
-        regexes = tuple(LogRegex(**entry) for entry in table.get("metrics", []))
-        names = tuple(table.get("parsers", []))
-        sources = Sources(Path(table.get("output", "output")), {}, regexes, names)
-        _SOURCES.append((sources, [(name, import_parser(name, Path("."))) for name in names]))
-    return _SOURCES[0]
+    table = read_json(SweepPaths(".").table) or {}
+    regexes = tuple(LogRegex(**entry) for entry in table.get("metrics", []))
+    names = tuple(table.get("parsers", []))
+    sources = Sources(Path(table.get("output", "output")), {}, regexes, names)
+    return sources, [(name, import_parser(name, Path("."))) for name in names]
 
 
 def trial_line(space: Space, told: Told, best: Told | None, budget: int) -> str:

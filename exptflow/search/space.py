@@ -18,7 +18,7 @@ from exptflow.sweep import expand as expansion
 from exptflow.sweep.distributions import Distribution
 from exptflow.sweep.render import Scalar
 from exptflow.sweep.search import Search
-from exptflow.sweep.spec import Grid, Sweep
+from exptflow.sweep.spec import Grid, Sweep, same_values
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Space:
     def contains(self, name: str, value: Any) -> bool:
         distribution = dict(self.dimensions)[name]
         if distribution.kind == "choice":
-            return any(type(value) is type(c) and value == c for c in distribution.bounds)
+            return any(same_values({name: value}, {name: c}) for c in distribution.bounds)
         if isinstance(value, bool) or not isinstance(value, int | float):
             return False
         if distribution.kind == "int" and not isinstance(value, int):

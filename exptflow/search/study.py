@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from exptflow.errors import UserInputError
-from exptflow.search.space import Space
+from exptflow.layout.trials import COMPLETE, FAIL, RUNNING
 from exptflow.sweep.distributions import DIGITS, Distribution
+from exptflow.sweep.spec import same_values
 
 if TYPE_CHECKING:
     import optuna
 
-COMPLETE, FAIL, RUNNING = "complete", "fail", "running"
+    from exptflow.search.space import Space
 
 
 class Past(NamedTuple):
@@ -116,12 +117,8 @@ def grid_points(space: Space) -> list[dict[str, Any]]:
     return points
 
 
-def _same_point(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return a.keys() == b.keys() and all(type(a[k]) is type(b[k]) and a[k] == b[k] for k in a)
-
-
 def _next_grid_point(space: Space, history: Sequence[Past]) -> dict[str, Any]:
     for point in grid_points(space):
-        if not any(_same_point(point, past.values) for past in history):
+        if not any(same_values(point, past.values) for past in history):
             return point
     return grid_points(space)[0]  # every point proposed: the budget is capped at the grid

@@ -23,7 +23,6 @@ from exptflow.layout.states import StageState
 from exptflow.layout.trials import (
     COMPLETE,
     FAIL,
-    Proposal,
     Told,
     proposals,
     read_told,
@@ -37,9 +36,8 @@ from exptflow.search.runtime import (
     best_of,
     best_trial,
     earlier_experiments,
-    finished,
-    metric_of,
     report,
+    told_if_finished,
     told_trials,
     trial_line,
 )
@@ -167,7 +165,7 @@ class Announcer:
                 continue
             told = read_told(self.prepared.study, proposal.number)
             if told is None:  # not told yet: shown once done (a stage that fails: at the end)
-                told = _finished(space, proposal)
+                told = told_if_finished(space, proposal)
                 if told is None or told.state == FAIL:
                     continue
             self.seen[told.number] = told
@@ -194,15 +192,6 @@ def _first_batches_proposed(prepared: Prepared) -> Iterator[None]:
         yield
     finally:
         thread.join()
-
-
-def _finished(space: Space, proposal: Proposal) -> Told | None:
-    if not finished(space, proposal):
-        return None
-    value, reason = metric_of(space, proposal.experiment, proposal.entry)
-    return Told(
-        proposal.number, proposal.experiment, COMPLETE if reason is None else FAIL, value, reason
-    )
 
 
 def summary(prepared: Prepared) -> str:

@@ -564,6 +564,11 @@ def _same(a: Scalar, b: Scalar) -> bool:
     return type(a) is type(b) and a == b
 
 
+def same_values(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """The same params with the same values, typed as :func:`_same` compares them."""
+    return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
+
+
 def _zipped_values(zipped: tuple[Zipped, ...]) -> dict[str, tuple[Scalar, ...]]:
     return {
         name: tuple(row[i] for row in rows)
