@@ -25,6 +25,8 @@ for epoch in range(state["epoch"], 10):
     with open("epochs", "a") as handle:
         handle.write(f"{epoch}\\n")
     exptflow.checkpoint.save({"epoch": epoch + 1})
+    if epoch == 4 and not pathlib.Path("go").exists():
+        pathlib.Path("holding").touch()  # after the save: the kill finds epoch 5 saved
     while epoch == 4 and not pathlib.Path("go").exists():
         time.sleep(0.05)
 exptflow.summary(epochs=10)
@@ -44,7 +46,8 @@ def test_a_killed_stage_retried_resumes_from_its_checkpoint(tmp_path: Path) -> N
         f"template:\n  train: {{cmd: '{sys.executable} train.py', retries: 1}}\n---\nlr: 1\n",
     )
     run = start(tmp_path, sys.executable, "-m", "exptflow.cli", "run", "--cores", "1")
-    wait_for(lambda: epochs(tmp_path) == [0, 1, 2, 3, 4], what="five epochs")
+    wait_for(lambda: (tmp_path / "holding").exists(), what="five epochs saved")
+    assert epochs(tmp_path) == [0, 1, 2, 3, 4]
     os.kill(int((tmp_path / "pid").read_text()), signal.SIGKILL)  # the OOM killer, say
     (tmp_path / "go").touch()
     output, _ = run.communicate(timeout=120)
