@@ -4,7 +4,10 @@ Snakemake."""
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from exptflow.cli.options import (
     add_compile_options,
@@ -14,6 +17,11 @@ from exptflow.cli.options import (
     print_orphans,
     sweep_of,
 )
+from exptflow.layout.paths import ExperimentPaths
+from exptflow.results.progress import Scope
+
+if TYPE_CHECKING:
+    from exptflow.compiler.plan import Plan
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -23,7 +31,8 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     )
     add_sweep_argument(parser)
     detach = "run snakemake in the background, immune to logout; its log goes to the output dir"
-    add_switches(parser, {"--detach": detach})
+    verbose = "show Snakemake's own output instead of the progress display"
+    add_switches(parser, {"--detach": detach, "--verbose": verbose})
     add_compile_options(parser)
 
 
@@ -35,6 +44,7 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
         refuse_beside_live_run,
         run_snakemake,
         settle_interrupted,
+        watched_snakemake,
     )
 
     sweep = sweep_of(arguments, extra)
@@ -58,4 +68,41 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
         print(f"snakemake runs in the background (pid {pid}); log: {log}")
         print(f"follow it with `exptflow status` or `tail -f {log}`; cancel: kill -TERM -- -{pid}")
         return 0
-    return run_snakemake(extra, Path("."))
+    if arguments.verbose or inspects(extra):
+        return run_snakemake(extra, Path("."))
+    scope = scope_of(plan_)
+    return watched_snakemake(extra, Path("."), scope, lambda names: rerun_command(scope, names))
+
+
+# Snakemake's flags that ask about the workflow instead of running it: their output is the
+# point, so it reaches the terminal as it is (with no progress display).
+INSPECTING = {
+    *("-n", "--dry-run", "--dryrun", "--unlock", "--lint", "--report", "--summary", "-S"),
+    *("--detailed-summary", "-D", "--list-rules", "--list", "-l", "--list-target-rules"),
+    *("--lt", "--dag", "--rulegraph", "--filegraph", "--d3dag", "-h", "--help", "--version"),
+    *("-v", "--cleanup-metadata", "--cm", "--touch", "-t", "--list-changes", "--lc"),
+    *("--list-input-changes", "--li", "--list-params-changes", "--lp", "--list-code-changes"),
+    *("--lc", "--list-untracked", "--lu", "--print-compilation", "--archive", "--containerize"),
+    *("--delete-all-output", "--delete-temp-output", "--generate-unit-tests", "--export-cwl"),
+}
+
+
+def inspects(extra: list[str]) -> bool:
+    return any(argument.split("=")[0] in INSPECTING for argument in extra)
+
+
+def scope_of(plan_: Plan) -> Scope:
+    commands = {p.directory_name: p.commands for p in plan_.experiments}
+    return Scope(Path(plan_.output), commands)
+
+
+def rerun_command(scope: Scope, names: list[str]) -> str:
+    """``exptflow run`` as it was typed (up to `--`), with these experiments' last stages as
+    Snakemake's targets: it runs what they miss, and nothing of the other experiments."""
+    given = sys.argv[1:]
+    given = given[: given.index("--")] if "--" in given else given
+    targets = [
+        str(ExperimentPaths.of(scope.output, name).done(list(scope.commands[name])[-1]))
+        for name in names
+    ]
+    return shlex.join(["exptflow", *given, "--", *targets])

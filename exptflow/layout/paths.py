@@ -205,6 +205,7 @@ class RunPaths:
     untracked = _File("untracked.txt")
     environment = _File("environment.json")  # Python, platform, packages
     overrides = _File("overrides.json")  # the `-S` of the compile this run ran
+    snakemake_log = _File("snakemake.log")  # what Snakemake printed, under `exptflow run`
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.root = self.directory = Path(directory)

@@ -90,3 +90,17 @@ def write_record(paths: ExperimentPaths, record: StageRecord) -> None:
 def append_history(paths: ExperimentPaths, record: StageRecord) -> None:
     """One line per finished (or settled) stage run, never rewritten."""
     append_line(paths.history, record.to_json())
+
+
+def how_it_ended(record: StageRecord) -> str:
+    """``exited with code 3``, ``was stopped by SIGKILL``, ``ran past its time limit (5 s)
+    and was stopped``: the words of the job's own message, of ``exptflow run`` and others."""
+    if record.state == StageState.TIMED_OUT and record.time_limit is not None:
+        return f"ran past its time limit ({float(record.time_limit):g} s) and was stopped"
+    if record.state == StageState.TIMED_OUT:
+        return f"exited with code {record.exit_code} (a time limit of `timeout` in its command)"
+    if record.signal:
+        return f"was stopped by {record.signal}"
+    if record.exit_code is not None:
+        return f"exited with code {record.exit_code}"
+    return f"was {record.state}: {record.reason}" if record.reason else f"was {record.state}"

@@ -29,7 +29,13 @@ from pathlib import Path
 
 from exptflow.layout.jsonfiles import canonical, read_json, write_json
 from exptflow.layout.paths import ExperimentPaths, RunPaths, gpu_lock_dir
-from exptflow.layout.record import StageRecord, append_history, read_record, write_record
+from exptflow.layout.record import (
+    StageRecord,
+    append_history,
+    how_it_ended,
+    read_record,
+    write_record,
+)
 from exptflow.layout.states import StageState
 from exptflow.runtime import supervision
 from exptflow.runtime.slots import Slot, acquire, under_cluster_scheduler
@@ -348,7 +354,7 @@ def _start(
     return process, record, log
 
 
-def _finish(paths: ExperimentPaths, record: StageRecord, outcome: Outcome) -> None:
+def _finish(paths: ExperimentPaths, record: StageRecord, outcome: Outcome) -> StageRecord:
     ended = time.time()
     record = record._replace(
         state=_state(outcome),
@@ -363,6 +369,7 @@ def _finish(paths: ExperimentPaths, record: StageRecord, outcome: Outcome) -> No
     if record.state == StageState.DONE:
         paths.done(record.stage).touch()
     append_history(paths, record)
+    return record
 
 
 def _still_running(paths: ExperimentPaths, stage: str) -> str:
@@ -375,16 +382,8 @@ def _still_running(paths: ExperimentPaths, stage: str) -> str:
     )
 
 
-def _describe(request: StageRequest, paths: ExperimentPaths, outcome: Outcome, log: Path) -> str:
-    if outcome.timed_out and request.time_limit is not None:
-        reason = f"ran past its time limit ({request.time_limit:g} s) and was stopped"
-    elif outcome.timed_out:
-        reason = f"exited with code {outcome.code} (a time limit of `timeout` in its command)"
-    elif outcome.signal:
-        reason = f"was stopped by {outcome.signal}"
-    else:
-        reason = f"exited with code {outcome.code}"
-    return f"exptflow: stage {request.stage} of {paths.directory} {reason}; log: {log}"
+def _describe(record: StageRecord, paths: ExperimentPaths, log: Path) -> str:
+    return f"exptflow: stage {record.stage} of {paths.directory} {how_it_ended(record)}; log: {log}"
 
 
 def _supervised_run(
@@ -403,10 +402,10 @@ def _supervised_run(
     stopping = supervision.stop_signal()  # in Snakemake's threads: a Ctrl-C passed on
     if stopping is not None:
         outcome = _stopped(outcome, stopping)
-    _finish(paths, record, outcome)
-    if _state(outcome) == StageState.DONE:
+    record = _finish(paths, record, outcome)
+    if record.state == StageState.DONE:
         return 0, ""
-    return outcome.code or 1, _describe(request, paths, outcome, log)
+    return outcome.code or 1, _describe(record, paths, log)
 
 
 def execute_stage(request: StageRequest, forward_signals: bool = False) -> tuple[int, str]:

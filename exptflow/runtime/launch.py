@@ -17,13 +17,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from exptflow.errors import LiveRunError
-from exptflow.layout.paths import META, ExperimentPaths, SweepPaths
+from exptflow.layout.paths import META, ExperimentPaths, OutputPaths, RunPaths, SweepPaths
 from exptflow.layout.record import StageRecord, append_history, read_record, write_record
 from exptflow.layout.states import StageState
+from exptflow.results.progress import RunWatch, Scope
 from exptflow.runtime import snakemake_internals, supervision
 from exptflow.runtime.liveness import stage_status
 
@@ -213,19 +214,61 @@ def run_snakemake(arguments: Sequence[str], workdir: Path) -> int:
     return supervised_snakemake(arguments, workdir)[0]
 
 
+def new_run_id() -> str:
+    """As the Snakefile names a run it starts itself: the time, then the pid."""
+    return time.strftime("%Y%m%d.%H%M%S") + f"-{os.getpid()}"
+
+
+def watched_snakemake(
+    arguments: Sequence[str], workdir: Path, scope: Scope, rerun: Callable[[list[str]], str]
+) -> int:
+    """Run Snakemake with its output in the run's folder, and the progress display here."""
+    from exptflow.runtime.monitor import Monitor, choose_view, log_hint, tail_of_log
+
+    run_id = new_run_id()
+    log = RunPaths(OutputPaths(workdir / scope.output).run(run_id)).snakemake_log
+    log.parent.mkdir(parents=True, exist_ok=True)
+    print(log_hint(log), flush=True)
+    process = start_snakemake(arguments, workdir, log, {"EXPTFLOW_RUN_ID": run_id})
+    monitor = Monitor(RunWatch(scope, run_id), choose_view())
+    with monitor:  # its thread starts after the fork: `preexec_fn` wants one thread
+        code, cancelled = _wait_cancellable(process)
+    monitor.finish(rerun, cancelled)
+    if code and not cancelled and monitor.unexplained():
+        print(tail_of_log(log), file=sys.stderr)
+    return code
+
+
 def supervised_snakemake(arguments: Sequence[str], workdir: Path) -> tuple[int, bool]:
-    """Snakemake's exit code, and whether a signal here cancelled it.
+    """Snakemake's exit code, and whether a signal here cancelled it."""
+    return _wait_cancellable(start_snakemake(arguments, workdir))
+
+
+def start_snakemake(
+    arguments: Sequence[str],
+    workdir: Path,
+    output_to: Path | None = None,
+    environment: Mapping[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Snakemake in a process group of its own; ``output_to``: a file for what it prints.
 
     Any end of this process ends Snakemake too (a parent-death signal): a ``kill -9`` of
     this process group would otherwise leave Snakemake running the sweep on its own.
     """
-    process = subprocess.Popen(
-        snakemake_command(arguments),
-        cwd=workdir,
-        start_new_session=True,
-        preexec_fn=supervision.parent_death_signal(),  # this process has one thread here
-    )
+    with contextlib.ExitStack() as stack:
+        log = stack.enter_context(open(output_to, "ab")) if output_to else None
+        return subprocess.Popen(
+            snakemake_command(arguments),
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT if log else None,
+            env={**os.environ, **environment} if environment else None,
+            start_new_session=True,
+            preexec_fn=supervision.parent_death_signal(),  # this process has one thread here
+        )
 
+
+def _wait_cancellable(process: subprocess.Popen[bytes]) -> tuple[int, bool]:
     cancelled: list[int] = []
 
     def cancel(signum: int, _frame: object) -> None:
