@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import executions, exptflow, write_sweep
 from exptflow.layout.record import StageRecord
 from exptflow.layout.states import StageState
 from exptflow.results.progress import Progress, eta, progress_of
-from tests.conftest import executions, exptflow, write_sweep
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
