@@ -202,3 +202,22 @@ def test_subcommands_are_named_as_not_passed(project: Path) -> None:
     assert "  (subcommands): sub-commands: add the one to run to the command" in said
     planned = exptflow(project, "compile", "--dry-run").stdout
     assert planned == "train\toutput/lr=0.1\tpython train.py --lr 0.1\n"
+
+
+def test_the_grid_sweeps_a_value_the_script_gave_not_a_stand_in(project: Path) -> None:
+    script(
+        project,
+        """
+        import argparse
+        parser = argparse.ArgumentParser()
+        parser.add_argument("data")
+        parser.add_argument("--fast", action="store_true")
+        parser.add_argument("--lr", type=float, default=0.1)
+        parser.parse_args()
+        """,
+    )
+    exptflow(project, "init", "train.py")
+    grid = (project / "params.yaml").read_text().split("---\n")[-1].splitlines()
+    assert grid[1:] == ["lr: [0.1]", "# data: [DATA]", "# fast: [false, true]"]
+    planned = exptflow(project, "compile", "--dry-run").stdout
+    assert planned == "train\toutput/lr=0.1\tpython train.py DATA  --lr 0.1\n"

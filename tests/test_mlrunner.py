@@ -1,5 +1,5 @@
 """Moving over from mlrunner: output directories written by mlrunner 0.5.9 itself (its ``run``
-command, in a subprocess) read as experiments in ``exptflow show`` and ``exptflow.load``, and
+command, in a subprocess) read as experiments in ``exptflow show``, ``status`` and ``load``, and
 an ``Examiner`` parser gives the same columns through ``exptflow.examine`` as in mlrunner."""
 
 from __future__ import annotations
@@ -69,6 +69,15 @@ def test_show_lists_mlrunner_experiments_with_params_and_stage_states(project: P
         "EaStop_T    True        0.1  done         done",
         "Lr_0.1      False       0.1  done         done",
         "Lr_0.9      False       0.9  failed       pending",
+    ]
+
+
+def test_status_lists_mlrunner_experiments_with_stage_states(project: Path) -> None:
+    assert exptflow_cli(project, "status").stdout.splitlines() == [
+        "EaStop_T  train done    test done",
+        "Lr_0.1    train done    test done",
+        "Lr_0.9    train failed  test pending",
+        "3 experiments, 6 stages: 4 done, 1 failed, 1 pending",
     ]
 
 

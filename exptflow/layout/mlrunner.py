@@ -15,8 +15,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from exptflow.layout.paths import ExperimentPaths
 from exptflow.layout.states import StageState
 
@@ -61,6 +59,8 @@ class MlrunnerFileError(ValueError):
 
 def read_yaml_mapping(path: str) -> dict[str, Any]:
     """A YAML mapping; an absent or empty file is an empty one."""
+    import yaml  # here: the job wrapper imports the layout, and yaml costs it milliseconds
+
     try:
         with open(path, encoding="utf-8") as handle:
             data = yaml.safe_load(handle)
@@ -86,6 +86,8 @@ def stage_order(output: str | os.PathLike[str]) -> list[str]:
 
 
 def _template_of(path: Path) -> list[str]:
+    import yaml
+
     try:
         if not path.is_file() or path.stat().st_size > MAX_SWEEP_COPY_BYTES:
             return []

@@ -22,6 +22,7 @@ from exptflow.layout.paths import ExperimentPaths
 from exptflow.layout.states import StageState
 from exptflow.results import rows
 from exptflow.results.sources import Parser, Sources
+from exptflow.runtime.liveness import StageStatus
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,22 +56,35 @@ class MlrunnerLayout:
         parsers: Sequence[tuple[str, Parser]],
     ) -> dict[str, Any]:
         warnings: list[str] = []
+        params, states = self.experiment(paths, warnings)
+        record = {
+            "params": params,
+            "stages": {stage: {"stage": stage, "state": state} for stage, state in states.items()},
+        }
+        return {
+            "params": params,
+            "stages": {stage: [state, None] for stage, state in states.items()},
+            "metrics": rows.read_metrics(paths, record, sources, parsers, warnings),
+            "warnings": warnings,
+        }
+
+    def statuses(self, paths: ExperimentPaths) -> list[StageStatus]:
+        """Each stage's state for ``exptflow status`` (mlrunner records no durations)."""
+        _, states = self.experiment(paths, [])
+        return [StageStatus(stage, state) for stage, state in states.items()]
+
+    def experiment(
+        self, paths: ExperimentPaths, warnings: list[str]
+    ) -> tuple[dict[str, Any], dict[str, StageState]]:
+        """The params (without mlrunner's ``_`` keys) and each stage's state, in template
+        order: the stages ``param`` lists commands for, or ``stat`` states."""
         mlrunner = MlrunnerPaths(paths.root)
         param = _read(mlrunner.param, warnings)
         params = {k: v for k, v in param.items() if not str(k).startswith("_") and _is_value(v)}
         states = _states(_read(mlrunner.stat, warnings), mlrunner.stat, warnings)
         scripts = param.get("_scripts")
         stages = self._ordered([*(scripts if isinstance(scripts, dict) else ()), *states])
-        record = {
-            "params": params,
-            "stages": {s: {"stage": s, "state": states.get(s, StageState.PENDING)} for s in stages},
-        }
-        return {
-            "params": params,
-            "stages": {s: [states.get(s, StageState.PENDING), None] for s in stages},
-            "metrics": rows.read_metrics(paths, record, sources, parsers, warnings),
-            "warnings": warnings,
-        }
+        return params, {stage: states.get(stage, StageState.PENDING) for stage in stages}
 
     def _ordered(self, stages: Iterable[str]) -> list[str]:
         found = set(map(str, stages))

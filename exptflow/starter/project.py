@@ -46,13 +46,20 @@ def init_project(
         )
     if not (workdir / script).is_file():
         raise UserInputError(f"{script}: no such file; give the training script to read")
-    arguments = capture_arguments(script, workdir, timeout)
-    text = sweep_text(shlex.quote(script), arguments)
-    with open(target, "x", encoding="utf-8") as handle:  # "x": even a file made meanwhile stays
-        handle.write(text)
-    params, left_out = plan(arguments)
+    params, left_out = plan(capture_arguments(script, workdir, timeout))
+    write_new(target, sweep_text(shlex.quote(script), params, left_out))
     ignored = add_to_gitignore(workdir / ".gitignore", [f"{output.strip('/')}/", *IGNORED_ALWAYS])
     return Started(out, len(params), [f"{i.option}: {i.why}" for i in left_out], ignored)
+
+
+def write_new(path: Path, text: str) -> None:
+    try:
+        with open(path, "x", encoding="utf-8") as handle:  # "x": a file made meanwhile stays
+            handle.write(text)
+    except FileExistsError:
+        raise UserInputError(f"{path}: created meanwhile; left as it is") from None
+    except OSError as error:
+        raise UserInputError(f"{path}: can't be written ({error.strerror}); give --out") from None
 
 
 def capture_arguments(script: str, workdir: Path, timeout: float) -> list[Argument]:

@@ -90,6 +90,12 @@ class Param:
     value: Any
     note: str  # the comment beside its default
     sweep: list[Any]  # the values the grid document's comment suggests
+    stand_in: bool = False  # the value is a stand-in for a required one
+
+    @property
+    def in_default(self) -> bool:
+        """Every param but ``{_output}``, which each experiment's directory fills in."""
+        return self.name != "_output"
 
 
 @dataclass(frozen=True)
@@ -155,13 +161,14 @@ def _value(argument: Argument, name: str) -> Param | LeftOut:
     needed = argument.required or (argument.positional and argument.nargs not in ("?", "*"))
     if isinstance(value, list):
         value = value[0] if len(value) == 1 and argument.multiple else None
-    if value is None and needed:
+    missing = value is None and needed
+    if missing:
         value = stand_in(argument)
     if value is None or (argument.multiple and not needed):
         return LeftOut(argument.option, _why(argument))
     token = f"{{{name}}}" if argument.positional else f"{argument.option} {{{name}}}"
     sweep = list(argument.choices) if argument.choices else [value]
-    return Param(name, token, value, describe(argument), sweep)
+    return Param(name, token, value, describe(argument), sweep, stand_in=missing)
 
 
 def _why(argument: Argument) -> str:
@@ -202,52 +209,52 @@ def scalar(value: Any) -> str:
     return text[1:-1]
 
 
-def sweep_text(script: str, arguments: Sequence[Argument], stage: str = "train") -> str:
-    params, left_out = plan(arguments)
+def sweep_text(script: str, params: Sequence[Param], left_out: Sequence[LeftOut]) -> str:
+    """The starter sweep file: one stage running ``script`` with ``params``."""
     lines = [
         f"# Starter sweep for {script}, written by `exptflow init` from its argparse parser.",
         "# Check it with `exptflow compile --dry-run`, run it with `exptflow run`.",
         "---",
         "template:",
-        f"  {stage}: >",
+        "  train: >",
         f"    python {script}",
         *(f"    {param.token}" for param in params),
     ]
     lines += _left_out_comment(left_out)
-    if not any(param.name == "_output" for param in params):
+    if all(param.in_default for param in params):
         lines.append("  # {_output} is each experiment's directory: pass it where the script saves")
-    lines += _defaults(params)
+    valued = [param for param in params if param.in_default]
+    lines += _defaults(valued)
     lines += ["# resource: [0, 1]   # GPU slots: one job per entry at a time"]
-    lines += _grid(params)
+    lines += _grid(valued)
     return "\n".join(lines) + "\n"
 
 
-def _left_out_comment(left_out: list[LeftOut]) -> list[str]:
+def _left_out_comment(left_out: Sequence[LeftOut]) -> list[str]:
     if not left_out:
         return []
     return ["  # Not passed:", *(f"  #   {item.option}: {item.why}" for item in left_out)]
 
 
 def _defaults(params: list[Param]) -> list[str]:
-    valued = [param for param in params if param.name != "_output"]
-    if not valued:
+    if not params:
         return []
-    entries = [(f"  {param.name}: {scalar(param.value)}", param.note) for param in valued]
+    entries = [(f"  {param.name}: {scalar(param.value)}", param.note) for param in params]
     width = max(len(entry) for entry, _ in entries)
     return ["default:", *(f"{e.ljust(width)}  # {n}" if n else e for e, n in entries)]
 
 
 def _grid(params: list[Param]) -> list[str]:
-    """One grid document: one param swept over its default (one experiment), the rest as
-    commented suggestions to uncomment."""
-    valued = [param for param in params if param.name != "_output"]
-    first = next((p for p in valued if p.name == "seed"), valued[0] if valued else None)
-    lines = [
-        "---",
-        "# A grid: one experiment per combination of these lists. Uncomment and edit to sweep.",
-        f"{first.name}: [{scalar(first.value)}]" if first else "seed: [0]   # names the run",
-    ]
-    for param in valued:
+    """One grid document: one param over its default (one experiment: a seed, else a value
+    the script gave), the others as commented suggestions to uncomment."""
+    given = [param for param in params if not param.stand_in and param.sweep != [False, True]]
+    seeds = [param for param in params if param.name == "seed"]
+    lines = ["---", "# A grid: one experiment per combination of these lists. Uncomment to sweep."]
+    if not params:
+        return [*lines, "seed: [0]   # no param: this one only names the run"]
+    first = (seeds or given or params)[0]
+    lines.append(f"{first.name}: [{scalar(first.value)}]")
+    for param in params:
         if param is not first:
             values = ", ".join(scalar(value) for value in param.sweep)
             lines.append(f"# {param.name}: [{values}]")
