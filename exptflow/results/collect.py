@@ -2,7 +2,8 @@
 
 Incremental: a row is rebuilt only when one of the files it came from changed (size and
 modification time), so re-collecting a large sweep costs a ``stat`` per file. What it reads
-is ``sources``; how one experiment becomes a row is ``rows``.
+is ``sources``; how one experiment becomes a row is ``rows`` (a directory exptflow ran) or
+``mlrunner`` (one mlrunner ran, outside the compiled sweep).
 """
 
 from __future__ import annotations
