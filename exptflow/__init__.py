@@ -13,6 +13,7 @@ In a training script::
 In a notebook::
 
     df = exptflow.load("output", query="lr <= 1e-2 and test_state == 'done'")
+    df = exptflow.examine("output", parse)   # with mlrunner Examiner parsers, as they are
 
 Importing this package stays cheap (training scripts and every job import it): the pandas
 side loads on first use.
@@ -30,6 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "artifact",
     "checkpoint",
+    "examine",
     "init",
     "load",
     "log",
@@ -47,6 +49,7 @@ _LAZY = {
     "log": "exptflow.runtime.metrics",
     "summary": "exptflow.runtime.metrics",
     "load": "exptflow.results.load",
+    "examine": "exptflow.results.mlrunner",
     "series": "exptflow.results.load",
     "register_parser": "exptflow.results.sources",
 }

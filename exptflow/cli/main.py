@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from exptflow import __version__
 from exptflow.cli import clean as clean_verb
 from exptflow.cli import compile as compile_verb
+from exptflow.cli import init as init_verb
 from exptflow.cli import plot as plot_verb
 from exptflow.cli import run as run_verb
 from exptflow.cli import show as show_verb
@@ -19,6 +20,7 @@ from exptflow.cli import tune as tune_verb
 from exptflow.errors import ExptflowError
 
 VERBS = {
+    "init": init_verb,
     "compile": compile_verb,
     "run": run_verb,
     "tune": tune_verb,

@@ -2,14 +2,14 @@
 
 Incremental: a row is rebuilt only when one of the files it came from changed (size and
 modification time), so re-collecting a large sweep costs a ``stat`` per file. What it reads
-is ``sources``; how one experiment becomes a row is ``rows``.
+is ``sources``; how one experiment becomes a row is ``rows`` (a directory exptflow ran) or
+``mlrunner`` (one mlrunner ran, outside the compiled sweep).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,10 +18,12 @@ from typing import Any
 
 from exptflow.bulk import paused_gc
 from exptflow.layout.jsonfiles import read_json, write_atomic
+from exptflow.layout.mlrunner import MlrunnerPaths
 from exptflow.layout.paths import ExperimentPaths, OutputPaths
 from exptflow.layout.table import members
-from exptflow.results.rows import read_experiment
-from exptflow.results.sources import Sources, import_parser, sources_from_table
+from exptflow.results.mlrunner import MlrunnerLayout
+from exptflow.results.rows import EXPTFLOW
+from exptflow.results.sources import Layout, Sources, import_parser, sources_from_table
 from exptflow.runtime.liveness import RUNNING
 
 CACHE_VERSION = 1
@@ -37,41 +39,6 @@ class Collection:
     read: int = 0  # experiments whose files were read this time
     reused: int = 0  # experiments whose cached row was still valid
     marked: bool = False  # rows have ``in_sweep`` (False: a directory the sweep no longer lists)
-
-
-def _stat(path: str) -> list[int] | None:
-    """Lists, not tuples: signatures compare equal to their JSON copy in the cache."""
-    try:
-        info = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return [info.st_mtime_ns, info.st_size]
-
-
-def _listing(directory: str) -> list[Any]:
-    try:
-        with os.scandir(directory) as scan:
-            return sorted([e.name, *(_stat(e.path) or ())] for e in scan if e.is_file())
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
-def signature(paths: ExperimentPaths, sources: Sources) -> list[Any]:
-    """What a row depends on, by modification time (and size) of four entries.
-
-    Records, params, summaries and new logs are created or replaced by a rename, which
-    changes their directory's time; ``metrics.json`` and ``metrics.jsonl`` are written in
-    place, so they are checked themselves. A Python parser may read anything: then every
-    file of the directory is checked.
-    """
-    if sources.parsers:
-        return [_listing(paths.root), _listing(paths.meta_file)]
-    return [
-        _stat(paths.root),
-        _stat(paths.meta_file),
-        _stat(paths.metrics),
-        _stat(paths.series),
-    ]
 
 
 def _cache_path(sources: Sources) -> Path:
@@ -115,15 +82,17 @@ def _collect(sources: Sources, use_cache: bool) -> Collection:
     parsers = [(name, import_parser(name, sources.workdir)) for name in sources.parsers]
     fresh: dict[str, Any] = {}
     collection = Collection([], [], [], [], marked=sources.compiled and sources.include_stale)
+    mlrunner = MlrunnerLayout(sources.output)
     for name in _names(sources):
         paths = ExperimentPaths.of(sources.output, name)
-        mark = signature(paths, sources)
+        layout = _layout(paths, name in sources.experiments, mlrunner)
+        mark = layout.signature(paths, sources)
         entry = cache.get(name)
         if entry is not None and entry["signature"] == mark:
             collection.reused += 1
         else:
             collection.read += 1
-            entry = read_experiment(paths, sources.experiments.get(name, {}), sources, parsers)
+            entry = layout.read(paths, sources.experiments.get(name, {}), sources, parsers)
             entry["signature"] = mark
         if not _is_running(entry):  # a running stage's duration changes: never cache it
             fresh[name] = entry
@@ -131,6 +100,13 @@ def _collect(sources: Sources, use_cache: bool) -> Collection:
     if use_cache and (collection.read or len(fresh) != len(cache)):
         _save_cache(sources, fresh)
     return collection
+
+
+def _layout(paths: ExperimentPaths, listed: bool, mlrunner: MlrunnerLayout) -> Layout:
+    """The compiled sweep's experiments are exptflow's; another directory may be mlrunner's."""
+    if not listed and MlrunnerPaths(paths.root).is_experiment():
+        return mlrunner
+    return EXPTFLOW
 
 
 def _extend(names: list[str], new: Iterable[str]) -> None:

@@ -13,7 +13,7 @@ from exptflow.errors import UserInputError
 from exptflow.layout.paths import ExperimentPaths, SweepPaths
 from exptflow.results import collect as collector
 from exptflow.results import rows
-from exptflow.results.sources import registered_parsers
+from exptflow.results.sources import Parser, registered_parsers
 
 
 def load(
@@ -23,6 +23,7 @@ def load(
     workdir: str | Path | None = None,
     warn: bool = True,
     all: bool = False,
+    parsers: Sequence[Parser] = (),
 ) -> pd.DataFrame:
     """One row per experiment: ``experiment``, params, ``<stage>_state``, ``<stage>_duration``,
     metrics and ``directory``.
@@ -34,6 +35,10 @@ def load(
 
     Only the compiled sweep's experiments, as in ``results.tsv``; ``all=True`` adds the
     directories of experiments no longer in the sweep, with a column ``in_sweep`` (False).
+
+    ``parsers``: functions ``parser(experiment_dir, record) -> dict`` of columns, applied
+    after those of ``register_parser`` (``exptflow.examine`` passes mlrunner's as these).
+    An output root mlrunner wrote reads too: its ``param`` and ``stat`` files.
     """
     output = Path(output_dir)
     if workdir is None:  # where the sweep was compiled: usually the output root's parent
@@ -41,7 +46,7 @@ def load(
         workdir = beside if SweepPaths(beside).table.exists() else Path(".")
     sources = collector.sources_from_table(Path(workdir), str(output.resolve()), all)
     collection = collector.collect(sources)
-    _apply_registered(collection)
+    _apply_parsers(collection, [*registered_parsers(), *parsers])
     if warn:
         for warning in collection.warnings:
             print(warning, file=sys.stderr)
@@ -53,11 +58,10 @@ def load(
     return frame
 
 
-def _apply_registered(collection: collector.Collection) -> None:
-    registered = registered_parsers()
-    if not registered:
+def _apply_parsers(collection: collector.Collection, given: Sequence[Parser]) -> None:
+    if not given:
         return
-    parsers = [(getattr(p, "__name__", repr(p)), p) for p in registered]
+    parsers = [(getattr(p, "__name__", repr(p)), p) for p in given]
     for row in collection.rows:
         paths = ExperimentPaths(row["directory"])
         params = {key: row[key] for key in collection.params if key in row}

@@ -181,19 +181,70 @@ def read_experiment(
     params = params if isinstance(params, dict) else entry.get("params", {})
     stages = entry.get("stages") or paths.recorded_stages()
     statuses = [stage_status(paths, stage, time.time()) for stage in stages]
+    record = {
+        "params": params,
+        "stages": {s.stage: s.record.to_json() if s.record else None for s in statuses},
+    }
+    return {
+        "params": params,
+        "stages": {s.stage: [s.state, s.duration] for s in statuses},
+        "metrics": read_metrics(paths, record, sources, parsers, warnings),
+        "warnings": warnings,
+    }
+
+
+def read_metrics(
+    paths: ExperimentPaths,
+    record: dict[str, Any],
+    sources: Sources,
+    parsers: Sequence[tuple[str, Parser]],
+    warnings: list[str],
+) -> dict[str, Any]:
+    """Every metric source of one experiment, later ones overriding earlier ones."""
     metrics = _read_json_object(paths.metrics, warnings)
     metrics.update(series_last_values(paths.series, warnings))
     metrics.update(_read_json_object(paths.summary, warnings))
     for regex in sources.regexes:
         metrics[regex.name] = _log_metric(paths, regex, warnings)
-    record = {
-        "params": params,
-        "stages": {s.stage: s.record.to_json() if s.record else None for s in statuses},
-    }
     metrics.update(apply_parsers(parsers, paths, record, warnings))
-    return {
-        "params": params,
-        "stages": {s.stage: [s.state, s.duration] for s in statuses},
-        "metrics": metrics,
-        "warnings": warnings,
-    }
+    return metrics
+
+
+def signature(paths: ExperimentPaths, sources: Sources) -> list[Any]:
+    """What a row depends on, by modification time (and size) of four entries.
+
+    Records, params, summaries and new logs are created or replaced by a rename, which
+    changes their directory's time; ``metrics.json`` and ``metrics.jsonl`` are written in
+    place, so they are checked themselves. A Python parser may read anything: then every
+    file of the directory is checked.
+    """
+    if sources.parsers:
+        return [listing(paths.root), listing(paths.meta_file)]
+    return [stat(paths.root), stat(paths.meta_file), stat(paths.metrics), stat(paths.series)]
+
+
+def stat(path: str) -> list[int] | None:
+    """Lists, not tuples: signatures compare equal to their JSON copy in the cache."""
+    try:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return [info.st_mtime_ns, info.st_size]
+
+
+def listing(directory: str) -> list[Any]:
+    try:
+        with os.scandir(directory) as scan:
+            return sorted([e.name, *(stat(e.path) or ())] for e in scan if e.is_file())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+class ExptflowLayout:
+    """An experiment directory exptflow's job wrapper writes (see ``layout.paths``)."""
+
+    signature = staticmethod(signature)
+    read = staticmethod(read_experiment)
+
+
+EXPTFLOW = ExptflowLayout()

@@ -7,12 +7,15 @@ import hashlib
 import importlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from exptflow.layout.table import describes, read_table
+
+if TYPE_CHECKING:
+    from exptflow.layout.paths import ExperimentPaths
 
 Parser = Callable[[Path, dict[str, Any]], dict[str, Any]]
 
@@ -85,3 +88,22 @@ def import_parser(name: str, workdir: Path) -> Parser:
     if str(workdir.resolve()) not in sys.path:
         sys.path.insert(0, str(workdir.resolve()))
     return getattr(importlib.import_module(module_name), function)
+
+
+class Layout(Protocol):
+    """How one kind of experiment directory becomes a row: exptflow's own (``rows``), or
+    one another tool wrote (``mlrunner``). The collector picks one per directory."""
+
+    def signature(self, paths: ExperimentPaths, sources: Sources) -> list[Any]:
+        """What the row depends on: a cached row is reused while this stays the same."""
+        ...
+
+    def read(
+        self,
+        paths: ExperimentPaths,
+        entry: dict[str, Any],
+        sources: Sources,
+        parsers: Sequence[tuple[str, Parser]],
+    ) -> dict[str, Any]:
+        """``params``, ``stages`` (stage -> [state, duration]), ``metrics``, ``warnings``."""
+        ...

@@ -11,9 +11,11 @@ from collections.abc import Collection
 from dataclasses import replace
 from pathlib import Path
 
+from exptflow.layout.mlrunner import MlrunnerPaths
 from exptflow.layout.paths import ExperimentPaths
 from exptflow.layout.states import DISPLAY_ORDER, StageState
 from exptflow.layout.table import Members, compiled_table, members
+from exptflow.results.mlrunner import MlrunnerLayout
 from exptflow.runtime.liveness import DONE, StageStatus, stage_status
 
 
@@ -63,9 +65,13 @@ def _sweep_status(
     stages_of = expected or {}
     now = time.time()
     statuses = {}
+    mlrunner = MlrunnerLayout(output)
     for name in sweep.shown(include_stale):
         paths = ExperimentPaths.of(output, name)
         commands = stages_of.get(name)
+        if commands is None and MlrunnerPaths(paths.root).is_experiment():
+            statuses[name] = mlrunner.statuses(paths)  # a directory mlrunner ran
+            continue
         stages = list(commands) if commands else paths.recorded_stages()
         found = [stage_status(paths, stage, now) for stage in stages]
         statuses[name] = mark_outdated(found, commands) if commands else found
