@@ -211,7 +211,7 @@ def detach_snakemake(arguments: Sequence[str], workdir: Path, output: str) -> tu
 
 def run_snakemake(arguments: Sequence[str], workdir: Path) -> int:
     """Run Snakemake in its own process group; Ctrl-C or SIGTERM here cancels it cleanly."""
-    return supervised_snakemake(arguments, workdir)[0]
+    return wait_cancellable(start_snakemake(arguments, workdir))[0]
 
 
 def new_run_id() -> str:
@@ -232,16 +232,11 @@ def watched_snakemake(
     process = start_snakemake(arguments, workdir, log, {"EXPTFLOW_RUN_ID": run_id})
     monitor = Monitor(RunWatch(scope, run_id), choose_view())
     with monitor:  # its thread starts after the fork: `preexec_fn` wants one thread
-        code, cancelled = _wait_cancellable(process)
+        code, cancelled = wait_cancellable(process)
     monitor.finish(rerun, cancelled)
     if code and not cancelled and monitor.unexplained():
         print(tail_of_log(log), file=sys.stderr)
     return code
-
-
-def supervised_snakemake(arguments: Sequence[str], workdir: Path) -> tuple[int, bool]:
-    """Snakemake's exit code, and whether a signal here cancelled it."""
-    return _wait_cancellable(start_snakemake(arguments, workdir))
 
 
 def start_snakemake(
@@ -268,7 +263,8 @@ def start_snakemake(
         )
 
 
-def _wait_cancellable(process: subprocess.Popen[bytes]) -> tuple[int, bool]:
+def wait_cancellable(process: subprocess.Popen[bytes]) -> tuple[int, bool]:
+    """Snakemake's exit code, and whether a signal here cancelled it (a second one kills)."""
     cancelled: list[int] = []
 
     def cancel(signum: int, _frame: object) -> None:

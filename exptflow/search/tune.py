@@ -8,7 +8,6 @@ ends the round; the failed trial is told as failed and the next round goes on.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -143,14 +142,12 @@ class Announcer:
         self.thread = threading.Thread(target=self._watch, daemon=True)
 
     def __enter__(self) -> Announcer:
-        os.environ[QUIET] = "1"  # the Snakemake about to start: its jobs only log
         self.thread.start()
         return self
 
     def __exit__(self, *exception: object) -> None:
         self.stopped.set()
         self.thread.join()
-        os.environ.pop(QUIET, None)
         self.announce()
 
     def _watch(self) -> None:
@@ -234,8 +231,10 @@ def tune(options: TuneOptions, snakemake_arguments: list[str]) -> int:
         launch.settle_interrupted(workdir / prepared.plan.output, names)
         print(summary(prepared).splitlines()[0], flush=True)
         complete_before = _complete(prepared)
+        # Before any thread starts; its jobs only log what the Announcer prints.
+        process = launch.start_snakemake(snakemake_arguments, workdir, environment={QUIET: "1"})
         with Announcer(prepared), _first_batches_proposed(prepared):
-            code, cancelled = launch.supervised_snakemake(snakemake_arguments, workdir)
+            code, cancelled = launch.wait_cancellable(process)
         if code == 0 or cancelled or not tell_failures(prepared):
             print(summary(prepared), flush=True)
             return code
