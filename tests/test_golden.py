@@ -93,16 +93,6 @@ def test_edited_profile_without_threads_is_warned_about_and_still_runs(tmp_path:
 
 
 @pytest.mark.slow
-def test_the_generated_snakefile_is_lint_clean(tmp_path: Path) -> None:
-    # Stages of every kind but packed ones (`pack` runs the wrapper from a `shell:`, which
-    # the linter would have declare a conda environment).
-    write_sweep(tmp_path, SWEEP.replace(", pack: 20}", "}"))
-    exptflow(tmp_path, "compile")
-    result = snakemake(tmp_path, "--lint")
-    assert "Congratulations, your workflow is in a good condition!" in result.stderr, result.stderr
-
-
-@pytest.mark.slow
 def test_each_stage_s_log_directive_points_at_its_latest_log(tmp_path: Path) -> None:
     write_sweep(tmp_path, "template:\n  train: echo run {a}\n---\na: [1]\n")
     exptflow(tmp_path, "run")

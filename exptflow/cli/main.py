@@ -13,6 +13,7 @@ from exptflow.cli import clean as clean_verb
 from exptflow.cli import compile as compile_verb
 from exptflow.cli import init as init_verb
 from exptflow.cli import plot as plot_verb
+from exptflow.cli import report as report_verb
 from exptflow.cli import run as run_verb
 from exptflow.cli import show as show_verb
 from exptflow.cli import status as status_verb
@@ -27,6 +28,7 @@ VERBS = {
     "status": status_verb,
     "show": show_verb,
     "plot": plot_verb,
+    "report": report_verb,
     "clean": clean_verb,
 }
 

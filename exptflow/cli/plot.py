@@ -27,15 +27,13 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     from exptflow.results.load import load
 
     output = arguments.output or default_output()
-    frame = load(output, arguments.query)
-    if arguments.curves:
-        figure = plot.curves(frame, output, arguments.curves)
-        name = arguments.curves
-    elif arguments.metric and arguments.x:
-        figure = plot.metric_against_param(frame, arguments.metric, arguments.x, arguments.hue)
-        name = arguments.metric
-    else:
-        raise UserInputError("exptflow plot: give METRIC --x PARAM, or --curves METRIC")
-    path = plot.save(figure, arguments.png or f"{name}.png")
+    spec = {
+        key: value
+        for key, value in vars(arguments).items()
+        if key in ("metric", "x", "hue", "curves", "query") and value is not None
+    }
+    figure = plot.draw(load(output, arguments.query), output, spec)
+    path = plot.save(figure, arguments.png or f"{arguments.curves or arguments.metric}.png")
+    plot.record(output, path.stem, spec)  # `exptflow report` draws it again
     print(f"wrote {path}")
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -61,47 +62,73 @@ IN_PROCESS = (
     "        run_stage(wildcards.experiment, {stage}, params.command, threads, resources, "
     "gpu={gpu}{limit})\n"
 )
-AS_PROCESS = """    shell:
-        "{{JOB}} --stage {name} --directory {{OUTPUT:q}}/{{wildcards.experiment:q}} "
-        "--command {{params.command:q}} --params {{params.resolved:q}}{gpu_flag}{limit}"
+# The process form names only the rule's own values in its text (what `snakemake --lint`
+# asks): this Python and the GPU slots come through the environment, so the text, a rerun
+# trigger, stays the same when they change.
+AS_PROCESS = """    conda:
+        current_environment
+    shell:
+        {first}
+        {second}
 """
 # Only sweeps with packed stages carry the process form of the wrapper.
 PROCESS_FORM = """# Stages packed into one cluster submission (`pack`) run the wrapper as a process:
 # inside a group job Snakemake would start a whole Snakemake for each `run:` member.
-JOB = f"{shlex.quote(sys.executable)} -m exptflow.runtime.job"
-GPU = f" --slots {shlex.quote(json.dumps(SLOTS))}" if SLOTS else ""
-NO_GPU = " --no-gpu" if SLOTS else ""
+os.environ.update(EXPTFLOW_PYTHON=sys.executable, EXPTFLOW_SLOTS=json.dumps(SLOTS))
 """
 PROCESS_FUNCTIONS = """def resolved_params(wildcards):
     return json.dumps(EXPERIMENTS[wildcards.experiment]["params"], sort_keys=True)
 
 
+def current_environment(wildcards):
+    \"\"\"A packed stage's software: the conda environment this Snakemake runs in, if any.\"\"\"
+    return os.environ.get("CONDA_PREFIX")
+
+
 """
 
 
-def _action(stage: Stage) -> str:
+def _action(stage: Stage, output: str) -> str:
     if stage.pack:
-        gpu_flag = "{GPU}" if stage.uses_gpu else "{NO_GPU}"
-        limit = f" --time-limit {stage.time_limit:g}" if stage.time_limit else ""
-        return AS_PROCESS.format(name=stage.name, gpu_flag=gpu_flag, limit=limit)
+        return _process_action(stage, output)
     limit = f", time_limit={stage.time_limit:g}" if stage.time_limit else ""
     return IN_PROCESS.format(stage=json.dumps(stage.name), gpu=stage.uses_gpu, limit=limit)
 
 
-def _rule(stage: Stage, has_slots: bool, remaining: int, tune: bool) -> str:
+def _process_action(stage: Stage, output: str) -> str:
+    directory = shlex.quote(output).replace("{", "{{").replace("}", "}}")
+    flags = ' --slots "$EXPTFLOW_SLOTS"' + ("" if stage.uses_gpu else " --no-gpu")
+    limit = f" --time-limit {stage.time_limit:g}" if stage.time_limit else ""
+    first = (
+        f'"$EXPTFLOW_PYTHON" -m exptflow.runtime.job --stage {stage.name} '
+        f"--directory {directory}/{{wildcards.experiment:q}} "
+    )
+    second = f"--command {{params.command:q}} --params {{params.resolved:q}}{flags}{limit}"
+    return AS_PROCESS.format(first=json.dumps(first), second=json.dumps(second))
+
+
+def _message(text: str) -> str:
+    """A rule's ``message:``: Snakemake formats it with the job's wildcards and params."""
+    return json.dumps(text.replace("{", "{{").replace("}", "}}"))
+
+
+def _rule(stage: Stage, has_slots: bool, remaining: int, tune: bool, output: str) -> str:
+    # Each job prints the experiment's real command (the rule's `run:` has no shell command).
+    message = _message(stage.name)[:-1] + ' {wildcards.experiment}: {params.command}"'
     return template("exptflow.workflow", "rule.smk.tmpl").substitute(
         rule=rule_name(stage.name),
         stage=stage.name,
         stage_literal=json.dumps(stage.name),
+        message_literal=message,
         process_params="        resolved=resolved_params,\n" if stage.pack else "",
         directives=_directives(stage, has_slots, remaining, tune),
-        action=_action(stage),
+        action=_action(stage, output),
     )
 
 
 def _imports(packed: bool) -> list[str]:
-    """The standard library modules the Snakefile uses (the process form needs three more)."""
-    return sorted(["os", "time", *(["json", "shlex", "sys"] if packed else [])])
+    """The standard library modules the Snakefile uses (the process form needs two more)."""
+    return sorted(["os", "time", *(["json", "sys"] if packed else [])])
 
 
 def snakefile(plan: Plan, table: str) -> str:
@@ -110,7 +137,7 @@ def snakefile(plan: Plan, table: str) -> str:
     sweep = plan.sweep
     count = len(sweep.stages)
     rules = "".join(
-        _rule(stage, bool(sweep.slots), count - index, plan.tune is not None)
+        _rule(stage, bool(sweep.slots), count - index, plan.tune is not None, plan.output)
         for index, stage in enumerate(sweep.stages)
     )
     packed = any(stage.pack for stage in sweep.stages)
@@ -132,6 +159,7 @@ def snakefile(plan: Plan, table: str) -> str:
         log_before=log_before,
         log_after=log_after,
         targets=_targets(plan, table),
+        report=_report(plan),
         # Optuna loads beside the first jobs, and only in a run that has jobs.
         tune_onstart="    TUNE.import_optuna_in_background()\n" if plan.tune else "",
         rules=rules,
@@ -140,17 +168,28 @@ def snakefile(plan: Plan, table: str) -> str:
 
 def _targets(plan: Plan, table: str) -> str:
     """What `snakemake` alone makes: every experiment's stages, or a search's trials."""
-    collect_log = json.dumps(OutputPaths(plan.output).collect_log.as_posix())
+    outputs = OutputPaths(plan.output)
+    collect = {
+        "table_literal": json.dumps(table),
+        "collect_log_literal": json.dumps(outputs.collect_log.as_posix()),
+        "collect_message_literal": _message(f"the results table: {outputs.results.as_posix()}"),
+    }
     if plan.tune is None:
-        return template("exptflow.workflow", "targets.smk.tmpl").substitute(
-            table_literal=json.dumps(table), collect_log_literal=collect_log
-        )
+        return template("exptflow.workflow", "targets.smk.tmpl").substitute(collect)
     return template("exptflow.workflow", "tune.smk.tmpl").substitute(
+        collect,
         study_literal=json.dumps(plan.tune.study),
         trials=plan.tune.trials,
         parallel=plan.tune.parallel,
-        table_literal=json.dumps(table),
-        collect_log_literal=collect_log,
+    )
+
+
+def _report(plan: Plan) -> str:
+    outputs = OutputPaths(plan.output)
+    return template("exptflow.workflow", "report.smk.tmpl").substitute(
+        pages_literal=json.dumps(outputs.report_pages.as_posix()),
+        plots_literal=json.dumps(outputs.report_plots.as_posix()),
+        report_log_literal=json.dumps(outputs.report_log.as_posix()),
     )
 
 

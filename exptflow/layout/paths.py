@@ -178,6 +178,10 @@ class OutputPaths:
     runs = _File(META, "runs")  # one folder per `snakemake` run with its provenance
     archive = _File(META, "archive")  # where `exptflow clean --yes` moves stale experiments
     studies = _File(META, "tune")  # one folder per search space `exptflow tune` searched
+    report_pages = _File(META, "report", "pages")  # `exptflow report`: results and stages pages
+    report_plots = _File(META, "report", "plots")  # `exptflow report`: the recorded plots, redrawn
+    report_log = _File(META, "report", "pages.log")  # what making the pages said
+    plot_specs = _File(META, "plots")  # one JSON file per plot `exptflow plot` drew
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)

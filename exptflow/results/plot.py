@@ -5,11 +5,13 @@ repeats, e.g. seeds), and the logged curves of each experiment. Needs matplotlib
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from exptflow.errors import UserInputError
+from exptflow.layout.jsonfiles import read_json, write_json
+from exptflow.layout.paths import OutputPaths
 from exptflow.results.load import series
 
 if TYPE_CHECKING:
@@ -81,3 +83,26 @@ def save(figure: Figure, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png", dpi=120)
     return path
+
+
+def draw(frame: pd.DataFrame, output_dir: str | Path, spec: dict[str, Any]) -> Figure:
+    """The plot a spec describes: ``{"curves": METRIC}``, or ``{"metric", "x", "hue"}``."""
+    if spec.get("curves"):
+        return curves(frame, output_dir, spec["curves"])
+    if spec.get("metric") and spec.get("x"):
+        return metric_against_param(frame, spec["metric"], spec["x"], spec.get("hue"))
+    raise UserInputError("exptflow plot: give METRIC --x PARAM, or --curves METRIC")
+
+
+def record(output_dir: str | Path, name: str, spec: dict[str, Any]) -> None:
+    """Remember a plot for ``exptflow report``, which draws it again from the latest results."""
+    specs = OutputPaths(output_dir).plot_specs
+    if Path(output_dir).is_dir():
+        write_json(specs / f"{name}.json", spec)
+
+
+def recorded(output_dir: str | Path) -> dict[str, dict[str, Any]]:
+    """The plots ``exptflow plot`` drew for these experiments, by name."""
+    specs = OutputPaths(output_dir).plot_specs
+    found = {path.stem: read_json(path) for path in sorted(specs.glob("*.json"))}
+    return {name: spec for name, spec in found.items() if isinstance(spec, dict)}

@@ -63,3 +63,15 @@ def after_run(success: bool) -> None:
         collect_results()
     gc.freeze()
     snakemake_internals.cancel_reevaluation_timers()
+
+
+def write_report_pages(log: str) -> None:
+    """``rule report_pages``: the report's pages and plots (imported here: only the report's
+    job pays for pandas and matplotlib)."""
+    from pathlib import Path
+
+    from exptflow.results.report import write_pages
+    from exptflow.results.sources import sources_from_table
+
+    said = write_pages(sources_from_table(Path(".")))
+    Path(log).write_text("".join(f"{line}\n" for line in said), encoding="utf-8")

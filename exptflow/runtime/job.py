@@ -108,13 +108,14 @@ class Arguments:
         missing = OPTIONS - OPTIONAL - set(values)
         if missing:
             _usage(f"missing {', '.join(sorted(missing))}")
+        slots = json.loads(values.get("--slots") or "[]")
         self.request = StageRequest(
             stage=values["--stage"],
             directory=values["--directory"],
             command=values["--command"],
             params=json.loads(values["--params"]),
-            slots=json.loads(values.get("--slots") or "[]"),
-            no_gpu=self.no_gpu,
+            slots=slots,
+            no_gpu=self.no_gpu and bool(slots),  # without `resource`: CUDA_VISIBLE_DEVICES alone
             time_limit=float(values["--time-limit"]) if "--time-limit" in values else None,
         )
 
