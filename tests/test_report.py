@@ -163,3 +163,17 @@ def test_packed_stages_take_a_slot_or_none_as_stages_in_snakemake_do(
     assert train["state"] == test["state"] == "done"
     assert train["cuda_visible_devices"] in (["0", "1"] if resource else [None])
     assert test["cuda_visible_devices"] == cpu_sees  # a CPU stage: no GPU when slots exist
+
+
+@pytest.mark.slow
+def test_a_report_after_a_failed_stage_shows_the_failure_and_what_is_left(tmp_path: Path) -> None:
+    write_sweep(tmp_path, "template:\n  t: test ! -e fail-{a}\n  u: echo u {a}\n---\na: [1, 2]\n")
+    (tmp_path / "fail-2").touch()
+    exptflow(tmp_path, "run", check=False)
+    exptflow(tmp_path, "report")
+    stages = _embedded((tmp_path / "report.html").read_text())["stages.html"].decode()
+    assert re.search(
+        r"<tr><td>a=2</td><td>t</td><td>failed</td><td>\d+\.\d\d s</td><td>test ! -e fail-2</td>",
+        stages,
+    )
+    assert "<tr><td>a=2</td><td>u</td><td>pending</td><td></td><td>echo u 2</td>" in stages

@@ -36,7 +36,7 @@ def write_pages(sources: Sources) -> list[str]:
     outputs = OutputPaths(sources.output)
     pages = _fresh(outputs.report_pages)
     write_atomic(pages / "results.html", results_page(collection))
-    write_atomic(pages / "stages.html", stages_page(collection, sources.output))
+    write_atomic(pages / "stages.html", stages_page(collection, sources))
     said = [f"exptflow: {pages}: results.html, stages.html ({len(collection.rows)} experiments)"]
     return said + draw_recorded_plots(sources.output, _fresh(outputs.report_plots))
 
@@ -54,18 +54,20 @@ def results_page(collection: Collection) -> str:
     return _page("Results", columns, rows)
 
 
-def stages_page(collection: Collection, output: Path) -> str:
+def stages_page(collection: Collection, sources: Sources) -> str:
     rows = []
     for row in collection.rows:
-        paths = ExperimentPaths.of(output, row["experiment"])
-        rows += [_stage_row(paths, stage) for stage in collection.stages]
+        paths = ExperimentPaths.of(sources.output, row["experiment"])
+        planned = sources.experiments.get(paths.name, {}).get("commands", {})
+        rows += [_stage_row(paths, stage, planned.get(stage)) for stage in collection.stages]
     return _page("Stages", STAGE_COLUMNS, [row for row in rows if row])
 
 
-def _stage_row(paths: ExperimentPaths, stage: str) -> list[str]:
+def _stage_row(paths: ExperimentPaths, stage: str, planned: str | None) -> list[str]:
+    """What the stage ran; a stage that never started, with the command it will run."""
     record = read_record(paths, stage)
-    if record is None:  # never started (or not a stage of this experiment)
-        return []
+    if record is None:
+        return [paths.name, stage, "pending", "", planned, "", "", ""] if planned else []
     started = "" if record.start is None else time.strftime("%F %T", time.localtime(record.start))
     runtime = "" if record.duration is None else f"{record.duration:.2f} s"
     values = [paths.name, stage, record.state.value, runtime, record.command, record.host]
