@@ -17,6 +17,10 @@ class UserInputError(ExptflowError):
     exit_code = 2
 
 
+class MissingExtraError(UserInputError):
+    """An optional library the command needs is not installed: the message says which extra."""
+
+
 class SweepFileError(UserInputError):
     """One or more problems in a sweep file, each naming the file and the YAML path."""
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from exptflow import __version__
 from exptflow.cli import clean as clean_verb
 from exptflow.cli import compile as compile_verb
+from exptflow.cli import export as export_verb
 from exptflow.cli import init as init_verb
 from exptflow.cli import plot as plot_verb
 from exptflow.cli import report as report_verb
@@ -30,6 +31,7 @@ VERBS = {
     "plot": plot_verb,
     "report": report_verb,
     "clean": clean_verb,
+    "export": export_verb,
 }
 
 

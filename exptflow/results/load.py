@@ -41,9 +41,7 @@ def load(
     An output root mlrunner wrote reads too: its ``param`` and ``stat`` files.
     """
     output = Path(output_dir)
-    if workdir is None:  # where the sweep was compiled: usually the output root's parent
-        beside = output.resolve().parent
-        workdir = beside if SweepPaths(beside).table.exists() else Path(".")
+    workdir = compiled_workdir(output) if workdir is None else workdir
     sources = collector.sources_from_table(Path(workdir), str(output.resolve()), all)
     collection = collector.collect(sources)
     _apply_parsers(collection, [*registered_parsers(), *parsers])
@@ -56,6 +54,12 @@ def load(
     if group_over:
         frame = aggregate(frame, group_over)
     return frame
+
+
+def compiled_workdir(output: Path) -> Path:
+    """Where the sweep of ``output`` was compiled: usually the output root's parent."""
+    beside = output.resolve().parent
+    return beside if SweepPaths(beside).table.exists() else Path(".")
 
 
 def _apply_parsers(collection: collector.Collection, given: Sequence[Parser]) -> None:
