@@ -37,7 +37,7 @@ template:
   train: {sys.executable} trainer.py {{lr}} {{seed}}
   test: >
     {sys.executable} -c "import json, sys; json.dump({{'acc': 1 - float(sys.argv[1]),
-    'note': 'ok'}}, open('{{_output}}/metrics.json', 'w'))" {{lr}}
+    'note': 'ok', 'top@1': 0.5}}, open('{{_output}}/metrics.json', 'w'))" {{lr}}
 ---
 lr: [0.1, 0.2, 0.3]
 seed: [1]
@@ -75,8 +75,11 @@ def head(directory: Path) -> str:
     ).stdout.strip()
 
 
-def store(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One local store for the module (creating one takes MLflow 5-10 s of migrations); each
+    test exports to an MLflow experiment of its own."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
 
 
 def runs_by_name(uri: str, experiment: str = "digits/params") -> dict[str, object]:
@@ -94,10 +97,15 @@ def loss_history(uri: str, run: object) -> list[tuple[int, float]]:
 
 
 @pytest.mark.slow
-def test_mlflow_run_per_experiment_reads_back(sweep: Path, tmp_path: Path) -> None:
-    uri = store(tmp_path)
-    said = exptflow(sweep, "export", "mlflow", "--tracking-uri", uri).stdout
-    assert said.strip() == (
+def test_mlflow_run_per_experiment_reads_back(sweep: Path, store: str, tmp_path: Path) -> None:
+    uri = store
+    result = exptflow(sweep, "export", "mlflow", "--tracking-uri", uri)
+    refused = (
+        "warning: lr=0.2+seed=1: MLflow refuses the metric name 'top@1' (letters, digits, "
+        "'_', '-', '.', ' ', ':' and '/' only); not exported"
+    )
+    assert refused in result.stderr.splitlines()
+    assert result.stdout.strip() == (
         f"exptflow export mlflow: 4 runs in MLflow experiment 'digits/params' at {uri} "
         "(4 created, 0 updated; 19 metric values and 11 files logged)"
     )
@@ -132,13 +140,14 @@ def test_mlflow_run_per_experiment_reads_back(sweep: Path, tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_mlflow_reexport_updates_and_never_duplicates(tmp_path: Path) -> None:
+def test_mlflow_reexport_updates_and_never_duplicates(store: str, tmp_path: Path) -> None:
     directory = run_sweep(tmp_path / "digits")
-    uri = store(tmp_path)
-    exptflow(directory, "export", "mlflow", "--tracking-uri", uri)
-    again = exptflow(directory, "export", "mlflow", "--tracking-uri", uri).stdout
+    uri = store
+    export = ["export", "mlflow", "--tracking-uri", uri, "--experiment", "again"]
+    exptflow(directory, *export)
+    again = exptflow(directory, *export).stdout
     assert again.strip() == (
-        f"exptflow export mlflow: 4 runs in MLflow experiment 'digits/params' at {uri} "
+        f"exptflow export mlflow: 4 runs in MLflow experiment 'again' at {uri} "
         "(0 created, 4 updated; 0 metric values and 0 files logged)"
     )
     # The experiment goes on: one more point, a new final value.
@@ -146,9 +155,9 @@ def test_mlflow_reexport_updates_and_never_duplicates(tmp_path: Path) -> None:
     with open(experiment / "metrics.jsonl", "a") as series:
         series.write(json.dumps({"step": 40, "loss": 0.01, "time": 2e9}) + "\n")
     (experiment / "summary.json").write_text(json.dumps({"best": 9.5}))
-    updated = exptflow(directory, "export", "mlflow", "--tracking-uri", uri).stdout
+    updated = exptflow(directory, *export).stdout
     assert "(0 created, 4 updated; 2 metric values and 0 files logged)" in updated
-    runs = runs_by_name(uri)
+    runs = runs_by_name(uri, "again")
     assert len(runs) == 4
     run = runs["lr=0.1+seed=2"]
     assert loss_history(uri, run) == [
@@ -164,12 +173,19 @@ def test_mlflow_reexport_updates_and_never_duplicates(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_mlflow_experiment_name_and_query(sweep: Path, tmp_path: Path) -> None:
-    uri = store(tmp_path)
+def test_mlflow_experiment_name_and_query(sweep: Path, store: str) -> None:
     exptflow(
-        sweep, "export", "mlflow", "--tracking-uri", uri, "--experiment", "mine", "-q", "seed == 2"
+        sweep,
+        "export",
+        "mlflow",
+        "--tracking-uri",
+        store,
+        "--experiment",
+        "mine",
+        "-q",
+        "seed == 2",
     )
-    assert sorted(runs_by_name(uri, "mine")) == ["lr=0.1+seed=2"]
+    assert sorted(runs_by_name(store, "mine")) == ["lr=0.1+seed=2"]
 
 
 def accumulator(directory: Path) -> event_accumulator.EventAccumulator:
@@ -194,7 +210,7 @@ def test_tensorboard_scalars_and_hparams_read_back(sweep: Path, tmp_path: Path) 
     for _ in range(2):  # a re-export replaces the files: nothing twice
         said = exptflow(sweep, "export", "tensorboard", str(logdir)).stdout
     assert said.strip() == (
-        f"exptflow export tensorboard: 4 runs, 19 scalars in {logdir} "
+        f"exptflow export tensorboard: 4 runs, 22 scalars in {logdir} "
         f"(tensorboard --logdir {logdir})"
     )
     assert sorted(p.name for p in logdir.iterdir()) == sorted([EVENTS, *NAMES])
@@ -217,7 +233,7 @@ def test_tensorboard_scalars_and_hparams_read_back(sweep: Path, tmp_path: Path) 
     infos = {info.name: info for info in config.hparam_infos}
     assert [v.number_value for v in infos["lr"].domain_discrete.values] == [0.1, 0.2, 0.3]
     assert [v.number_value for v in infos["seed"].domain_discrete.values] == [1, 2]
-    assert sorted(m.name.tag for m in config.metric_infos) == ["acc", "best", "loss"]
+    assert sorted(m.name.tag for m in config.metric_infos) == ["acc", "best", "loss", "top@1"]
 
 
 def test_hparams_domains() -> None:
