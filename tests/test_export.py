@@ -154,7 +154,7 @@ def test_mlflow_reexport_updates_and_never_duplicates(store: str, tmp_path: Path
     experiment = directory / "output" / "lr=0.1+seed=2"
     with open(experiment / "metrics.jsonl", "a") as series:
         series.write(json.dumps({"step": 40, "loss": 0.01, "time": 2e9}) + "\n")
-    (experiment / "summary.json").write_text(json.dumps({"best": 9.5}))
+    (experiment / "summary.json").write_text(json.dumps({"best": 0.5}))  # was 2.1
     updated = exptflow(directory, *export).stdout
     assert "(0 created, 4 updated; 2 metric values and 0 files logged)" in updated
     runs = runs_by_name(uri, "again")
@@ -167,13 +167,13 @@ def test_mlflow_reexport_updates_and_never_duplicates(store: str, tmp_path: Path
         (40, 0.01),
     ]
     assert run.data.metrics["loss"] == 0.01
-    assert run.data.metrics["best"] == 9.5
+    assert run.data.metrics["best"] == 0.5  # MLflow's latest value: the one logged last
     for other in set(NAMES) - {"lr=0.1+seed=2"}:
         assert len(loss_history(uri, runs[other])) == 3
 
 
 @pytest.mark.slow
-def test_mlflow_experiment_name_and_query(sweep: Path, store: str) -> None:
+def test_mlflow_experiment_name_query_and_a_deleted_experiment(sweep: Path, store: str) -> None:
     exptflow(
         sweep,
         "export",
@@ -186,6 +186,17 @@ def test_mlflow_experiment_name_and_query(sweep: Path, store: str) -> None:
         "seed == 2",
     )
     assert sorted(runs_by_name(store, "mine")) == ["lr=0.1+seed=2"]
+    mine = mlflow.MlflowClient(store).get_experiment_by_name("mine").experiment_id
+    mlflow.MlflowClient(store).delete_experiment(mine)
+    refused = exptflow(
+        sweep, "export", "mlflow", "--tracking-uri", store, "--experiment", "mine", check=False
+    )
+    assert (refused.returncode, refused.stderr) == (
+        1,
+        "error: MLflow experiment 'mine' is deleted: restore it "
+        f"(`mlflow experiments restore --experiment-id {mine}`) "
+        "or export to another with --experiment NAME\n",
+    )
 
 
 def accumulator(directory: Path) -> event_accumulator.EventAccumulator:

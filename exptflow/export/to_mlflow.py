@@ -15,6 +15,7 @@ import hashlib
 import importlib.util
 import json
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,6 @@ class MlflowExport:
     updated: int = 0
     points: int = 0  # metric values logged this time (0 when nothing changed)
     files: int = 0  # artifacts uploaded this time
-    skipped: int = 0  # metrics and params whose names MLflow refuses
 
 
 def _import_mlflow(uri: str | None) -> Any:
@@ -152,11 +152,12 @@ def _update(client: MlflowClient, run: Run, exported: Experiment, result: Mlflow
     params = [
         Param(name, param_value(value))
         for name, value in exported.params.items()
-        if name not in run.data.params and _accepts(name, "param", exported, result)
+        if name not in run.data.params and _accepts(name, "param", exported)
     ]
-    tags = [RunTag(k, v) for k, v in tags_of(exported, result).items() if run.data.tags.get(k) != v]
-    metrics = _new_metrics(client, run, exported, result)
-    client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+    tags = [RunTag(k, v) for k, v in tags_of(exported).items() if run.data.tags.get(k) != v]
+    metrics = _new_metrics(client, run, exported)
+    if metrics or params or tags:
+        client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
     result.points += len(metrics)
     result.files += _upload(client, run_id, exported.log_files, "logs")
     result.files += _upload(client, run_id, _files(exported.paths.artifacts), "artifacts")
@@ -171,7 +172,7 @@ def param_value(value: Any) -> str:
     return text[:MAX_PARAM_VAL_LENGTH]
 
 
-def tags_of(exported: Experiment, result: MlflowExport) -> dict[str, str]:
+def tags_of(exported: Experiment) -> dict[str, str]:
     """Git state, each stage's state and duration, and the metrics that are text."""
     from mlflow.utils.validation import MAX_TAG_VAL_LENGTH
 
@@ -185,29 +186,30 @@ def tags_of(exported: Experiment, result: MlflowExport) -> dict[str, str]:
         tags[f"exptflow.stage.{stage}.state"] = state
         tags[f"exptflow.stage.{stage}.duration"] = exported.durations.get(stage)
     for name, text in exported.labels.items():
-        if _accepts(name, "metric", exported, result):
+        if _accepts(name, "metric", exported):
             tags[f"exptflow.metric.{name}"] = text
     return {k: str(v)[:MAX_TAG_VAL_LENGTH] for k, v in tags.items() if v is not None}
 
 
-def _new_metrics(
-    client: MlflowClient, run: Run, exported: Experiment, result: MlflowExport
-) -> list[Metric]:
+def _new_metrics(client: MlflowClient, run: Run, exported: Experiment) -> list[Metric]:
     """The points of each series the run lacks, and each final value that changed (a metric
     logged as a series is its series: MLflow's latest value is its last point)."""
     from mlflow.entities import Metric
 
     fallback = _ms(exported.end or exported.start) or 0
+    now = int(time.time() * 1000)  # a changed value is logged later than the one it replaces
     new: list[Metric] = []
     for name, points in exported.series.items():
-        if _accepts(name, "metric", exported, result):
+        if _accepts(name, "metric", exported):
             logged = _history(client, run, name)
             new += [m for m in _as_metrics(name, points, fallback) if _key(m) not in logged]
     for name, value in exported.metrics.items():
-        if name in exported.series or not _accepts(name, "metric", exported, result):
+        if name in exported.series or not _accepts(name, "metric", exported):
             continue
-        if run.data.metrics.get(name) != value:
+        if name not in run.data.metrics:
             new.append(Metric(name, value, fallback, 0))
+        elif run.data.metrics[name] != value:
+            new.append(Metric(name, value, now, 0))
     return new
 
 
@@ -228,7 +230,7 @@ def _history(client: MlflowClient, run: Run, name: str) -> set[tuple[int, int, f
     return {_key(metric) for metric in client.get_metric_history(run.info.run_id, name)}
 
 
-def _accepts(name: str, what: str, exported: Experiment, result: MlflowExport) -> bool:
+def _accepts(name: str, what: str, exported: Experiment) -> bool:
     """Whether MLflow takes ``name`` for a metric, param or tag; a warning when it doesn't."""
     from mlflow.utils.validation import path_not_unique, validate_param_and_metric_name
 
@@ -239,7 +241,6 @@ def _accepts(name: str, what: str, exported: Experiment, result: MlflowExport) -
         "'_', '-', '.', ' ', ':' and '/' only); not exported",
         file=sys.stderr,
     )
-    result.skipped += 1
     return False
 
 

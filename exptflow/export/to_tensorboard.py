@@ -163,7 +163,7 @@ def _write_events(path: Path, events: list[Event]) -> None:
     from tensorboard.summary.writer.record_writer import RecordWriter
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".exptflow-export.{os.getpid()}.tmp")  # no "tfevents": unread
     first = Event(wall_time=events[0].wall_time, file_version="brain.Event:2")
     with open(temporary, "wb") as handle:
         writer = RecordWriter(handle)
