@@ -296,3 +296,22 @@ def test_nothing_to_export_is_an_error(tmp_path: Path) -> None:
         "error: exptflow export: no experiments in output; run the sweep first, "
         "or give its experiments root with -o DIR\n",
     )
+
+
+@pytest.mark.slow
+def test_tensorboard_exports_an_output_root_mlrunner_wrote(tmp_path: Path) -> None:
+    pytest.importorskip("mlrunner")
+    from test_mlrunner import SWEEP as MLRUNNER_SWEEP
+    from test_mlrunner import TRAIN, mlrunner_run
+
+    (tmp_path / "train.py").write_text(TRAIN)
+    write_sweep(tmp_path, MLRUNNER_SWEEP)
+    mlrunner_run(tmp_path)  # lr=0.9's train fails
+    exptflow(tmp_path, "export", "tensorboard", "tb")
+    content = hparams_content(accumulator(tmp_path / "tb" / "Lr_0.9"))
+    start = metadata.parse_session_start_info_plugin_data(content[metadata.SESSION_START_INFO_TAG])
+    values = {name: value.WhichOneof("kind") for name, value in start.hparams.items()}
+    assert values == {"data": "string_value", "early-stop": "bool_value", "lr": "number_value"}
+    assert start.hparams["lr"].number_value == 0.9
+    end = metadata.parse_session_end_info_plugin_data(content[metadata.SESSION_END_INFO_TAG])
+    assert end.status == api_pb2.STATUS_FAILURE

@@ -99,9 +99,8 @@ def read_sweep(output: str | Path, query: str | None = None, all: bool = False) 
     root = Path(output).resolve()
     frame = load(root, query, all=all)
     stages = frame.attrs["stages"]
-    experiments = [
-        _experiment(row, stages, frame.attrs["metrics"]) for row in frame.to_dict("records")
-    ]
+    columns = (frame.attrs["params"], stages, frame.attrs["metrics"])
+    experiments = [_experiment(row, *columns) for row in frame.to_dict("records")]
     return Sweep(root=root, name=sweep_name(root), experiments=experiments)
 
 
@@ -114,17 +113,22 @@ def sweep_name(root: Path) -> str:
     return f"{root.parent.name}/{root.name}"
 
 
-def _experiment(row: dict[str, Any], stages: list[str], metrics: list[str]) -> Experiment:
+def _experiment(
+    row: dict[str, Any], params_of: list[str], stages: list[str], metrics: list[str]
+) -> Experiment:
     paths = ExperimentPaths(row["directory"])
-    params = read_json(paths.params_file)
-    records = {stage: read_record(paths, stage) for stage in stages}
+    params = read_json(paths.params_file)  # exact types (the table's columns may be floats)
+    if not isinstance(params, dict):  # a directory mlrunner wrote: the table's then
+        params = {name: row[name] for name in params_of if _present(row.get(name))}
+    ran = [stage for stage in stages if isinstance(row.get(f"{stage}_state"), str)]
+    records = {stage: read_record(paths, stage) for stage in ran}
     values = {name: row[name] for name in metrics if _present(row.get(name))}
     return Experiment(
         name=row["experiment"],
         paths=paths,
-        params=params if isinstance(params, dict) else {},
-        states={stage: row[f"{stage}_state"] for stage in stages},
-        durations={stage: _number(row[f"{stage}_duration"]) for stage in stages},
+        params=params,
+        states={stage: row[f"{stage}_state"] for stage in ran},
+        durations={stage: _number(row[f"{stage}_duration"]) for stage in ran},
         metrics={k: float(v) for k, v in values.items() if _is_number(v)},
         labels={k: str(v) for k, v in values.items() if not _is_number(v)},
         series=read_points(paths),
