@@ -46,6 +46,7 @@ def _import_tensorboard() -> None:
 
 
 def export_tensorboard(sweep: Sweep, directory: str | Path) -> TensorboardExport:
+    """Write (or rewrite) the HParams config in ``directory`` and a run per experiment."""
     _import_tensorboard()
     from tensorboard.plugins.hparams import summary_v2 as hp
 
