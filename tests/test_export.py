@@ -133,7 +133,8 @@ def test_mlflow_run_per_experiment_reads_back(sweep: Path, store: str, tmp_path:
     client = mlflow.MlflowClient(uri)
     logs = [info.path for info in client.list_artifacts(done.info.run_id, "logs")]
     assert sorted(Path(p).name.split(".")[1] for p in logs) == ["test", "train"]
-    local = Path(client.download_artifacts(done.info.run_id, logs[-1], str(tmp_path)))
+    (train_log,) = [p for p in logs if Path(p).name.startswith("log.train.")]
+    local = Path(client.download_artifacts(done.info.run_id, train_log, str(tmp_path)))
     assert "trained 0.2 1" in local.read_text()
     kept = client.list_artifacts(done.info.run_id, "artifacts")
     assert [info.path for info in kept] == ["artifacts/preds.txt"]
