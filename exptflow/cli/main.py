@@ -9,6 +9,7 @@ import traceback
 from collections.abc import Sequence
 
 from exptflow import __version__
+from exptflow.cli import cancel as cancel_verb
 from exptflow.cli import clean as clean_verb
 from exptflow.cli import compile as compile_verb
 from exptflow.cli import init as init_verb
@@ -30,6 +31,7 @@ VERBS = {
     "plot": plot_verb,
     "report": report_verb,
     "clean": clean_verb,
+    "cancel": cancel_verb,
 }
 
 

@@ -140,8 +140,11 @@ def _matching(flag: str, query: str, plan_: Plan, workdir: Path) -> set[str]:
 
 
 def _matching_names(flag: str, pattern: str, experiments: Iterable[PlannedExperiment]) -> set[str]:
+    return matching_names(flag, pattern, [planned.directory_name for planned in experiments])
+
+
+def matching_names(flag: str, pattern: str, names: list[str]) -> set[str]:
     """Experiment names (directory names) that the glob ``pattern`` matches."""
-    names = [planned.directory_name for planned in experiments]
     found = set(fnmatch.filter(names, pattern))
     if not found:
         close = difflib.get_close_matches(pattern, names, n=1)
