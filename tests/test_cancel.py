@@ -3,6 +3,7 @@ the next run runs it again."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import Counter
 from pathlib import Path
@@ -106,3 +107,24 @@ def test_cancel_stops_one_experiment_and_the_others_go_on(tmp_path: Path) -> Non
     again = {f"{name}/{event}": 1 for name in (stopped, waiting) for event in STAGE_EVENTS}
     assert events(tmp_path) == first + Counter({f"{going}/test": 1}) + Counter(again)
     assert "3 experiments, 6 stages: 6 done" in exptflow(tmp_path, "status").stdout
+
+
+def test_a_stage_that_ignores_sigterm_is_killed_after_the_grace_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXPTFLOW_STOP_GRACE_SECONDS", "1")
+    write_sweep(tmp_path, GATED.replace("train: echo", "train: trap '' TERM; echo"))
+    run = start(tmp_path, sys.executable, "-m", "exptflow.cli", "run")
+    wait_for(lambda: running_trains(tmp_path), what="two trains to run")
+    stopped, going = running_trains(tmp_path)
+
+    assert exptflow(tmp_path, "cancel", stopped).stdout == (
+        f"exptflow cancel: {stopped}: stopped train; test will not start\n"
+    )
+    record = json.loads((tmp_path / "output" / stopped / ".exptflow/stage.train.json").read_text())
+    assert (record["state"], record["signal"]) == ("cancelled", "SIGKILL")
+    assert state_of(tmp_path, going, "train") == "running"
+    (tmp_path / "go").touch()
+    run.communicate(timeout=120)
+    assert f"{stopped}/train-end" not in events(tmp_path)
+    assert state_of(tmp_path, going, "test") == "done"

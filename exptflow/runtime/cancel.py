@@ -69,14 +69,15 @@ def cancel(workdir: Path, patterns: Sequence[str]) -> list[Cancelled]:
     return [_stop(paths, experiments[paths.name]["stages"]) for paths in chosen]
 
 
-def _live_run(workdir: Path) -> dict[str, int | None]:
+def _live_run(workdir: Path) -> dict[str, int | str | None]:
     live = live_snakemakes(workdir)
     if not live:
         raise LiveRunError(
             f"exptflow cancel: no Snakemake runs in {workdir.resolve()}: nothing to cancel "
             "(`exptflow status` shows each stage's state)"
         )
-    return {"pid": live[0], "pid_start": supervision.process_start_time(live[0])}
+    pid = live[0]
+    return {"pid": pid, "pid_start": supervision.process_start_time(pid), "host": os.uname()[1]}
 
 
 def _stop(paths: ExperimentPaths, stages: list[str]) -> Cancelled:

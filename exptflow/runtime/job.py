@@ -427,6 +427,8 @@ def cancel_requested(paths: ExperimentPaths) -> bool:
     request = read_json(paths.cancel_request)
     if not isinstance(request, dict) or not isinstance(request.get("pid"), int):
         return False
+    if request.get("host") != os.uname().nodename:  # a pid of another host tells nothing
+        return False
     return supervision.is_alive(request["pid"], request.get("pid_start"))
 
 

@@ -60,6 +60,7 @@ def settle_interrupted(output: Path, names: Sequence[str]) -> int:
         paths = ExperimentPaths.of(output, name)
         remove_dead_temporaries(paths.meta)
         remove_dead_temporaries(paths.directory)  # a checkpoint's copy, saved by the stage
+        paths.cancel_request.unlink(missing_ok=True)  # `exptflow cancel` of a run now over
         for stage in paths.recorded_stages():
             status = stage_status(paths, stage, now)
             record = status.record
