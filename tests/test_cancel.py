@@ -31,6 +31,7 @@ template:
 resource: [0, 1]
 ---
 a: [1, 2, 3]
+_tags: [a]
 """
 
 
@@ -78,10 +79,8 @@ def test_cancel_stops_one_experiment_and_the_others_go_on(tmp_path: Path) -> Non
     output, _ = run.communicate(timeout=120)
 
     assert run.returncode == 1, output  # Snakemake reports the cancelled jobs as failed
-    assert (
-        f"exptflow: stage train of output/{stopped} was cancelled (`exptflow cancel`); log: output/{stopped}/"
-        in (output)
-    )
+    assert f"\n  {stopped}  stage train was cancelled (`exptflow cancel`)\n" in output
+    assert f"\n  {waiting}  stage train was cancelled (`exptflow cancel`)\n" in output
     first = Counter({f"{stopped}/train": 1, f"{going}/train": 1, f"{going}/train-end": 1})
     assert events(tmp_path) == first + Counter({f"{going}/test": 1})
     states = {(name, s): state_of(tmp_path, name, s) for name in NAMES for s in ("train", "test")}
