@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import executions, exptflow, write_sweep
+from exptflow.compiler import subset
 from exptflow.compiler.compile import CompileOptions, plan_sweep
 from exptflow.compiler.plan import Plan
 from exptflow.compiler.subset import Selection, targets
@@ -163,3 +164,16 @@ def test_bad_selection_from_the_cli_exits_2(tmp_path: Path) -> None:
     refused = exptflow(tmp_path, "run", "--stages", "trian", check=False)
     assert refused.returncode == 2
     assert refused.stderr.startswith("error: --stages trian: no stage `trian` in params.yaml")
+
+
+def test_more_targets_than_a_command_line_takes_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subset, "MAX_TARGET_BYTES", 100)  # 4 trains: 4 x 40 bytes
+    with pytest.raises(UserInputError) as refused:
+        targets(_plan(tmp_path), Selection(stages=("train",)), tmp_path)
+    assert str(refused.value) == (
+        "--stages/--only/--force: 4 jobs are more targets than Snakemake's command line takes; "
+        "select fewer experiments with --only, or run the whole sweep (`exptflow run` without "
+        "them runs only what is not done)"
+    )

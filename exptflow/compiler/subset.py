@@ -76,9 +76,25 @@ def targets(plan_: Plan, selection: Selection, workdir: Path = Path(".")) -> Tar
         files += [str(ExperimentPaths(planned.jobs[0].directory).done(s)) for s in wanted]
         skipped += [Skipped(planned.directory_name, stage, on) for stage, on in waiting]
         experiments += bool(wanted)
+    _check_command_line(files)
     forced = selection.force is not None
     run, forced_files = ((), tuple(files)) if forced else (tuple(files), ())
     return Targets(run, forced_files, tuple(skipped), experiments)
+
+
+# Snakemake gets the targets on its command line: Linux takes about 2 MB of arguments and
+# environment in all (a forced target is given twice).
+MAX_TARGET_BYTES = 500_000
+
+
+def _check_command_line(files: list[str]) -> None:
+    size = sum(len(name) + 1 for name in files)
+    if size > MAX_TARGET_BYTES:
+        raise UserInputError(
+            f"--stages/--only/--force: {len(files):,} jobs are more targets than Snakemake's "
+            "command line takes; select fewer experiments with --only, or run the whole sweep "
+            "(`exptflow run` without them runs only what is not done)"
+        )
 
 
 def _stages_to_run(
