@@ -211,7 +211,7 @@ CASES = [
         "unknown-underscore-key",
         CONFIG + "---\nlr: [1]\n_tilte: x\n",
         [],
-        "params.yaml: document 2._tilte: unknown key `_tilte`; valid keys starting with `_`: _cmd, _exclude, _rows, _samples, _seed, _title, _when, _zip",
+        "params.yaml: document 2._tilte: unknown key `_tilte`; valid keys starting with `_`: _cmd, _exclude, _rows, _samples, _seed, _tags, _title, _when, _zip",
     ),
     (
         "reserved-param-name",
@@ -266,6 +266,48 @@ CASES = [
         CONFIG + "---\nlr: [1]\n_cmd: [trian]\n",
         [],
         "params.yaml: document 2._cmd: unknown stage `trian`; did you mean `train`?",
+    ),
+    (
+        "misspelled-grid-param",
+        "template:\n  train: run --hidden {hidden}\ndefault: {hidden: 32}\n---\nhiden: [16, 64]\n",
+        [],
+        "params.yaml: document 2.hiden: no template uses `hiden` and `default` has none, so it "
+        "would only name experiments; did you mean `hidden`? If `hiden` only names them, "
+        "declare it: `_tags: [hiden]`",
+    ),
+    (
+        "misspelled-grid-param-in-zip",
+        CONFIG + "---\n_zip: {lr: [1, 2], lrr: [3, 4]}\n",
+        [],
+        "params.yaml: document 2._zip: no template uses `lrr` and `default` has none, so it "
+        "would only name experiments; did you mean `lr`?",
+    ),
+    (
+        "misspelled-grid-param-by-override",
+        "template:\n  train: run --hidden {hidden}\ndefault: {hidden: 32}\n---\nseed: [0]\n"
+        "_tags: [seed]\n",
+        ["-S", "hiden=16,64"],
+        "params.yaml: document 2.hiden: no template uses `hiden` and `default` has none",
+    ),
+    (
+        "tag-a-template-uses",
+        CONFIG + "---\nlr: [1]\n_tags: [lr]\n",
+        [],
+        "params.yaml: document 2._tags: a template uses `lr`; `_tags` is for params no "
+        "template uses",
+    ),
+    (
+        "tag-not-in-the-document",
+        CONFIG + "---\nlr: [1]\n_tags: [seed]\n",
+        [],
+        "params.yaml: document 2._tags: `seed` is not a param of this document; list params "
+        "it sets",
+    ),
+    (
+        "tags-not-a-list",
+        CONFIG + "---\nlr: [1]\n_tags: {seed: 1}\n",
+        [],
+        "params.yaml: document 2._tags: give the naming-only params as a list, e.g. `[seed]`",
     ),
     (
         "cmd-not-a-list",
@@ -1630,3 +1672,39 @@ def test_invalid_edit_after_a_run_leaves_every_file_as_it_was(tmp_path: Path, ba
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr
     assert _snapshot(tmp_path) == before
+
+
+ORPHAN_WARNING = (
+    "warning: params.yaml: params no template uses, which only name experiments (declare one "
+    "so with `_tags: [dummy]` in its document): dummy\n"
+)
+
+
+@pytest.mark.parametrize("arguments", [["--dry-run"], []], ids=["dry-run", "compile"])
+def test_orphan_warning_names_only_params_no_template_uses(
+    chdir_tmp: Path, capsys: pytest.CaptureFixture[str], arguments: list[str]
+) -> None:
+    write_sweep(
+        chdir_tmp,
+        """
+        template: {dtype: 'echo [bool]', replace: 'echo [flag]'}
+        default: {bool: False, flag: False}
+        ---
+        {_cmd: dtype, dummy: a, bool: True}
+        """,
+    )
+    assert main(["compile", *arguments]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ORPHAN_WARNING
+    if arguments:
+        assert captured.out == "dtype\toutput/bool=True+dummy=a\techo --bool\n"
+
+
+def test_tagged_params_compile_without_a_warning(
+    chdir_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_sweep(chdir_tmp, CONFIG + "---\nlr: [1]\nhiden: [16, 64]\n_tags: [hiden]\n")
+    assert main(["compile", "--dry-run"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "output/hiden=16+lr=1" in captured.out

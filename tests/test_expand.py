@@ -124,6 +124,40 @@ def test_orphans_are_params_no_template_uses() -> None:
     assert orphans(sweep, expand(sweep)) == ["seed", "unused"]
 
 
+# As mlrunner's own example params.yaml: each document runs one stage (`_cmd`), and `dummy`
+# only names experiments. A param is an orphan only if no template at all uses it, not if
+# the stages of one of its experiments don't.
+STAGE_PER_DOCUMENT = """
+template:
+  dtype: echo [str] [bool]
+  replace: echo [flag] {value}
+  alias: echo {one} {two}
+alias: {pair: {a: {one: 1, two: 2}}}
+default: {str: s, bool: False, flag: False, value: 2, one: 0, two: 0}
+---
+_cmd: [dtype]
+dummy: [dtype]
+bool: [True]
+---
+_cmd: [alias]
+dummy: [alias]
+pair: [a]
+"""
+
+
+def test_orphans_are_not_params_of_the_stages_an_experiment_skips() -> None:
+    sweep = sweep_of(STAGE_PER_DOCUMENT)
+    assert orphans(sweep, expand(sweep)) == ["dummy"]
+
+
+def test_tags_declare_naming_only_params() -> None:
+    text = "template: {t: 'run {hidden}'}\ndefault: {hidden: 8}\n---\nhiden: [1, 2]\n_tags: hiden\n"
+    sweep = sweep_of(text)
+    experiments = expand(sweep)
+    assert [e.name for e in experiments] == ["hiden=1", "hiden=2"]
+    assert orphans(sweep, experiments) == []
+
+
 @pytest.mark.parametrize(
     ("swept", "expected"),
     [

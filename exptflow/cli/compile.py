@@ -34,6 +34,7 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     if arguments.dry_run:
         with paused_gc():
             plan_ = plan_sweep(options)
+        print_orphans(plan_.orphans, plan_.sweep.source)
         for line in dry_run_lines(plan_):
             print(line)
         return 0

@@ -9,6 +9,7 @@ import traceback
 from collections.abc import Sequence
 
 from exptflow import __version__
+from exptflow.cli import cancel as cancel_verb
 from exptflow.cli import clean as clean_verb
 from exptflow.cli import compile as compile_verb
 from exptflow.cli import export as export_verb
@@ -32,6 +33,7 @@ VERBS = {
     "report": report_verb,
     "clean": clean_verb,
     "export": export_verb,
+    "cancel": cancel_verb,
 }
 
 

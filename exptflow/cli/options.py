@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from exptflow.errors import UserInputError
@@ -61,10 +62,12 @@ def compile_options(arguments: argparse.Namespace, sweep: str) -> CompileOptions
 
 
 def print_orphans(orphans: tuple[str, ...], source: str) -> None:
+    """On stderr: ``compile --dry-run`` prints the commands on stdout."""
     if orphans:
         print(
-            f"warning: {source}: params no template uses (they only name experiments): "
-            + ", ".join(orphans)
+            f"warning: {source}: params no template uses, which only name experiments "
+            f"(declare one so with `_tags: [{orphans[0]}]` in its document): " + ", ".join(orphans),
+            file=sys.stderr,
         )
 
 

@@ -17,6 +17,7 @@ from exptflow.cli.options import (
     print_orphans,
     sweep_of,
 )
+from exptflow.cli.selection import add_selection_options, narrowed
 from exptflow.layout.paths import ExperimentPaths
 from exptflow.results.progress import Scope
 
@@ -34,6 +35,7 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     verbose = "show Snakemake's own output instead of the progress display"
     add_switches(parser, {"--detach": detach, "--verbose": verbose})
     add_compile_options(parser)
+    add_selection_options(parser)
 
 
 def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
@@ -63,15 +65,18 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     note = search_note(plan_)
     if note:
         print(note)
+    targeted = narrowed(arguments, plan_, extra)  # --stages, --only, --force: Snakemake targets
+    if targeted is None:
+        return 0
     if arguments.detach:
-        pid, log = detach_snakemake(extra, Path("."), plan_.output)
+        pid, log = detach_snakemake(targeted, Path("."), plan_.output)
         print(f"snakemake runs in the background (pid {pid}); log: {log}")
         print(f"follow it with `exptflow status` or `tail -f {log}`; cancel: kill -TERM -- -{pid}")
         return 0
     if arguments.verbose or inspects(extra):
-        return run_snakemake(extra, Path("."))
+        return run_snakemake(targeted, Path("."))
     scope = scope_of(plan_)
-    return watched_snakemake(extra, Path("."), scope, lambda names: rerun_command(scope, names))
+    return watched_snakemake(targeted, Path("."), scope, lambda names: rerun_command(scope, names))
 
 
 # Snakemake's flags that ask about the workflow instead of running it: their output is the

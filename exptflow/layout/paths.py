@@ -83,6 +83,11 @@ class ExperimentPaths:
         """Written by the stage's reaper when whatever supervised the stage died."""
         return self.meta / f"stage.{stage}.killed"
 
+    @property
+    def cancel_request(self) -> Path:
+        """``exptflow cancel`` asks the live run (its Snakemake's pid) to stop the experiment."""
+        return self.meta / "cancel.json"
+
     def done(self, stage: str) -> Path:
         """Written only after the stage exits 0: the file Snakemake waits for."""
         return self.meta / f"{stage}.done"

@@ -95,6 +95,8 @@ def append_history(paths: ExperimentPaths, record: StageRecord) -> None:
 def how_it_ended(record: StageRecord) -> str:
     """``exited with code 3``, ``was stopped by SIGKILL``, ``ran past its time limit (5 s)
     and was stopped``: the words of the job's own message, of ``exptflow run`` and others."""
+    if record.state == StageState.CANCELLED:
+        return "was cancelled (`exptflow cancel`)"
     if record.state == StageState.TIMED_OUT and record.time_limit is not None:
         return f"ran past its time limit ({float(record.time_limit):g} s) and was stopped"
     if record.state == StageState.TIMED_OUT:

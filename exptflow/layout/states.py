@@ -18,6 +18,7 @@ class StageState(str, Enum):
     KILLED = "killed"  # a signal ended it: Ctrl-C, the OOM killer, its supervisor's death
     TIMED_OUT = "timed-out"  # it ran past its `runtime` and was stopped
     LOST = "lost"  # recorded running, but whatever ran it is gone without a word
+    CANCELLED = "cancelled"  # `exptflow cancel` stopped it, or kept it from starting
     OUTDATED = "outdated"  # done, but compile would run it again (edited command, rerun before)
 
     def __str__(self) -> str:
@@ -31,6 +32,7 @@ DISPLAY_ORDER = (
     StageState.OUTDATED,
     StageState.FAILED,
     StageState.KILLED,
+    StageState.CANCELLED,
     StageState.TIMED_OUT,
     StageState.LOST,
     StageState.PENDING,

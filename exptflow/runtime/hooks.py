@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
 import threading
 
 from exptflow.runtime import snakemake_internals
 from exptflow.runtime.job import provenance_ready
+
+# Set by `exptflow run` for a run of part of the sweep, whose targets leave out `collect`.
+SUBSET_RUN = "EXPTFLOW_SUBSET_RUN"
 
 
 def before_run(run_dir: str, sweep: str) -> None:
@@ -59,7 +63,7 @@ def after_run(success: bool) -> None:
     collected at exit: files, logs and locks are closed by ``atexit`` handlers and
     Snakemake's own shutdown.
     """
-    if not success:
+    if not success or os.environ.get(SUBSET_RUN):
         collect_results()
     gc.freeze()
     snakemake_internals.cancel_reevaluation_timers()

@@ -355,10 +355,13 @@ def _start(
     return process, record, log
 
 
-def _finish(paths: ExperimentPaths, record: StageRecord, outcome: Outcome) -> StageRecord:
+def _finish(
+    paths: ExperimentPaths, record: StageRecord, outcome: Outcome, state: StageState
+) -> StageRecord:
     ended = time.time()
     record = record._replace(
-        state=_state(outcome),
+        state=state,
+        reason=CANCEL_REASON if state == StageState.CANCELLED else None,
         exit_code=outcome.code,
         end=ended,
         duration=round(ended - record.start, 3),
@@ -397,16 +400,54 @@ def _supervised_run(
     try:
         if forward_signals:
             _forward_signals(process)
+        if cancel_requested(paths):  # asked while it started: `exptflow cancel` missed it
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGTERM)
         outcome = _wait(process, paths.record(request.stage), request.time_limit)
     finally:
         supervision.unregister(process.pid)
     stopping = supervision.stop_signal()  # in Snakemake's threads: a Ctrl-C passed on
     if stopping is not None:
         outcome = _stopped(outcome, stopping)
-    record = _finish(paths, record, outcome)
+    state = _state(outcome)
+    if state != StageState.DONE and cancel_requested(paths):
+        state = StageState.CANCELLED
+    record = _finish(paths, record, outcome, state)
     if record.state == StageState.DONE:
         return 0, ""
     return outcome.code or 1, _describe(record, paths, log)
+
+
+CANCEL_REASON = "exptflow cancel"
+
+
+def cancel_requested(paths: ExperimentPaths) -> bool:
+    """Whether ``exptflow cancel`` asked the live run to stop this experiment: the request
+    names that run's Snakemake, so a later run ignores it."""
+    request = read_json(paths.cancel_request)
+    if not isinstance(request, dict) or not isinstance(request.get("pid"), int):
+        return False
+    if request.get("host") != os.uname().nodename:  # a pid of another host tells nothing
+        return False
+    return supervision.is_alive(request["pid"], request.get("pid_start"))
+
+
+def _record_cancelled(request: StageRequest, paths: ExperimentPaths) -> tuple[int, str]:
+    """The stage of a cancelled experiment that was to start: recorded, never run."""
+    now = time.time()
+    record = StageRecord(
+        stage=request.stage,
+        state=StageState.CANCELLED,
+        command=request.command,
+        start=now,
+        end=now,
+        duration=0.0,
+        host=os.uname().nodename,
+        run_id=os.environ.get("EXPTFLOW_RUN_ID"),
+        reason=CANCEL_REASON,
+    )
+    write_record(paths, record)  # no history line: it did not run
+    return 1, f"exptflow: stage {request.stage} of {paths.directory} {how_it_ended(record)}"
 
 
 def execute_stage(request: StageRequest, forward_signals: bool = False) -> tuple[int, str]:
@@ -425,6 +466,8 @@ def execute_stage(request: StageRequest, forward_signals: bool = False) -> tuple
         return 1, _still_running(paths, request.stage)
     held = [lock]
     try:
+        if cancel_requested(paths):
+            return _record_cancelled(request, paths)
         discard_stale_checkpoint(paths, request.stage, request.command)
         return _supervised_run(request, paths, held, forward_signals)
     finally:

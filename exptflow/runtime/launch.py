@@ -31,7 +31,7 @@ from exptflow.runtime.liveness import stage_status
 
 def refuse_beside_live_run(workdir: Path, action: str) -> None:
     """Raise LiveRunError naming the Snakemake that works in ``workdir``, if one does."""
-    live = _snakemake_processes_in(workdir)
+    live = live_snakemakes(workdir)
     if not live:
         return
     pid = live[0]
@@ -60,6 +60,7 @@ def settle_interrupted(output: Path, names: Sequence[str]) -> int:
         paths = ExperimentPaths.of(output, name)
         remove_dead_temporaries(paths.meta)
         remove_dead_temporaries(paths.directory)  # a checkpoint's copy, saved by the stage
+        paths.cancel_request.unlink(missing_ok=True)  # `exptflow cancel` of a run now over
         for stage in paths.recorded_stages():
             status = stage_status(paths, stage, now)
             record = status.record
@@ -101,7 +102,7 @@ def _write_settled(paths: ExperimentPaths, record: StageRecord, state: StageStat
     append_history(paths, record)
 
 
-def _snakemake_processes_in(workdir: Path) -> list[int]:
+def live_snakemakes(workdir: Path) -> list[int]:
     """PIDs of live Snakemake processes whose working directory is ``workdir``."""
     target = workdir.resolve()
     found: list[int] = []
@@ -145,7 +146,7 @@ def recover_from_crash(workdir: Path) -> tuple[bool, int]:
     order a kill of this very step leaves the lock, and the next run repeats the step.
     """
     stale = snakemake_internals.lock_files(workdir)
-    if not stale or _snakemake_processes_in(workdir):
+    if not stale or live_snakemakes(workdir):
         return False, 0
     # When the killed run took its locks: after building its DAG, before its first job.
     kept = forget_finished_jobs(workdir, since=min(lock.stat().st_mtime for lock in stale))

@@ -262,11 +262,12 @@ def is_alive(pid: int, started: int | None) -> bool:
     if fields is not None:
         return fields[0] not in (b"Z", b"X") and started in (None, int(fields[19]))
     if not os.path.exists("/proc/self/stat"):  # no /proc here: the pid alone must do
-        return _pid_exists(pid)
+        return pid_exists(pid)
     return False
 
 
-def _pid_exists(pid: int) -> bool:
+def pid_exists(pid: int) -> bool:
+    """Whether ``pid`` exists (``-group``: whether any process of ``group`` does)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -260,13 +260,8 @@ def expand(
 
 
 def orphans(sweep: Sweep, experiments: list[Experiment]) -> list[str]:
-    """Params set somewhere that no template of their experiment uses (only name them)."""
-    used: dict[str, set[str]] = {
-        stage.name: {token.param for token in placeholders(stage.tokens)} for stage in sweep.stages
-    }
-    shapes = {(experiment.stages, tuple(experiment.params)) for experiment in experiments}
-    unused: set[str] = set()
-    for stages, params in shapes:
-        uses = set().union(*(used[name] for name in stages))
-        unused.update(set(params) - uses)
-    return sorted(unused)
+    """Params of the experiments that no template uses (they only name them), but those
+    declared so in `_tags`."""
+    quiet = sweep.template_params | sweep.naming_only
+    shapes = {tuple(experiment.params) for experiment in experiments}
+    return sorted({param for shape in shapes for param in shape} - quiet)

@@ -48,7 +48,17 @@ METRIC_KEYS = ("reduce", "regex", "stage")
 REDUCERS = ("last", "first", "max", "min", "mean")
 PARSER_FORM = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 STAGE_KEYS = ("cmd", "gpus", "pack", "resources", "retries")
-GRID_KEYS = ("_cmd", "_exclude", "_rows", "_samples", "_seed", "_title", "_when", "_zip")
+GRID_KEYS = (
+    "_cmd",
+    "_exclude",
+    "_rows",
+    "_samples",
+    "_seed",
+    "_tags",
+    "_title",
+    "_when",
+    "_zip",
+)
 # Rule resources Snakemake and its executor plugins understand, with the type each takes.
 RESOURCE_TYPES: dict[str, type] = {
     "mem_mb": int,
@@ -439,6 +449,7 @@ class Grid:
     # Distributions without `_samples`: a search space, for `exptflow tune` to draw from.
     space: tuple[tuple[str, Distribution], ...] = ()
     conditions: tuple[Condition, ...] = ()  # `_when` blocks
+    tags: tuple[str, ...] | None = None  # `_tags`: params no template uses; they only name
 
     def is_excluded(self, combination: Mapping[str, Scalar]) -> bool:
         return any(
@@ -502,9 +513,12 @@ class Grid:
         title = data.get("_title")
         if title is not None and (isinstance(title, bool) or not isinstance(title, str | int)):
             issues.add(join(where, "_title"), f"{kind(title)}; give a name")
-        stages = _stage_list(data.get("_cmd"), join(where, "_cmd"), issues)
+        stages = _name_list(data.get("_cmd"), join(where, "_cmd"), "stages to run", issues)
+        tags = _name_list(data.get("_tags"), join(where, "_tags"), "naming-only params", issues)
         title_text = None if title is None else str(title)
-        return cls(document, tuple(axes), title_text, stages, zipped, excluded, space, conditions)
+        return cls(
+            document, tuple(axes), title_text, stages, zipped, excluded, space, conditions, tags
+        )
 
 
 def distribution(
@@ -846,12 +860,16 @@ def check_param_name(
     return False
 
 
-def _stage_list(data: object, where: str, issues: Issues) -> tuple[str, ...] | None:
+EXAMPLES = {"stages to run": "[train, test]", "naming-only params": "[seed]"}
+
+
+def _name_list(data: object, where: str, what: str, issues: Issues) -> tuple[str, ...] | None:
+    """`_cmd: [train, test]` or `_tags: seed` (one name alone)."""
     if data is None:
         return None
     names = [data] if isinstance(data, str) else data
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        issues.add(where, "give the stages to run as a list, e.g. `[train, test]`")
+        issues.add(where, f"give the {what} as a list, e.g. `{EXAMPLES[what]}`")
         return None
     return tuple(names)
 
@@ -877,6 +895,16 @@ class Sweep:
     @property
     def stage_names(self) -> tuple[str, ...]:
         return tuple(stage.name for stage in self.stages)
+
+    @property
+    def template_params(self) -> set[str]:
+        """Every param some stage's template uses, as ``{p}`` or ``[p]``."""
+        return {t.param for stage in self.stages for t in render.placeholders(stage.tokens)}
+
+    @property
+    def naming_only(self) -> set[str]:
+        """The params some document declares in `_tags`: no template uses them, on purpose."""
+        return {tag for grid in self.grids for tag in grid.tags or ()}
 
     @classmethod
     def from_documents(
@@ -905,6 +933,7 @@ class Sweep:
             search=_search(config, issues),
         )
         sweep._check_references(issues)
+        _check_unused(sweep, documents, issues)
         if "search" not in config:
             _check_spaces_have_samples(sweep.grids, issues)
         issues.raise_if_any()
@@ -942,6 +971,58 @@ class Sweep:
         for alias in self.aliases.values():
             known.update(alias.targets())
         return known
+
+
+# How close a param must be to one a template or `default` knows to read as its typo (difflib's
+# ratio): `hiden`/`hidden` 0.91, `lrr`/`lr` 0.8; `seed`/`unused` (0.6) is no typo.
+TYPO_CUTOFF = 0.8
+
+
+def _check_unused(sweep: Sweep, documents: list[Any], issues: Issues) -> None:
+    """A grid param no template uses, without a default, and close to a param that has one
+    is a typo (`hiden: [16, 64]` would train the default `hidden` twice), unless `_tags`
+    declares it naming-only. Without a close match it is mlrunner's naming-only param (its
+    example's `dummy`), reported as an orphan."""
+    used = sweep.template_params
+    candidates = sorted(used | set(sweep.defaults) | set(sweep.aliases))
+    for grid in sweep.grids:
+        for tag in grid.tags or ():
+            _check_tag(grid, tag, used, issues)
+        for param in [*grid.values(), *(name for name, _ in grid.space)]:
+            if param in used or param in sweep.defaults or param in sweep.aliases:
+                continue
+            close = difflib.get_close_matches(param, candidates, n=1, cutoff=TYPO_CUTOFF)
+            if close and param not in (grid.tags or ()):
+                where = join(grid.where, _key_setting(documents[grid.document - 1], param))
+                issues.add(where, _misspelled(param, close[0]))
+
+
+def _misspelled(param: str, close: str) -> str:
+    return (
+        f"no template uses `{param}` and `default` has none, so it would only name "
+        f"experiments; did you mean `{close}`? If `{param}` only names them, declare it: "
+        f"`_tags: [{param}]`"
+    )
+
+
+def _check_tag(grid: Grid, tag: str, used: set[str], issues: Issues) -> None:
+    where = join(grid.where, "_tags")
+    if tag in used:
+        issues.add(where, f"a template uses `{tag}`; `_tags` is for params no template uses")
+    elif tag not in grid.values() and tag not in dict(grid.space):
+        issues.add(where, f"`{tag}` is not a param of this document; list params it sets")
+
+
+def _key_setting(data: Mapping[str, Any], param: str) -> str:
+    """The key of a grid document that sets ``param``: itself, `_zip`, `_rows` or `_when`."""
+    if param in data:
+        return param
+    for key in ("_zip", "_rows", "_when"):
+        entries = data.get(key)
+        listed = entries if isinstance(entries, list) else [entries]
+        if any(isinstance(entry, dict) and param in entry for entry in listed):
+            return key
+    return ""
 
 
 def _search(config: dict[str, Any], issues: Issues) -> Search | None:
