@@ -79,8 +79,10 @@ def test_cancel_stops_one_experiment_and_the_others_go_on(tmp_path: Path) -> Non
     output, _ = run.communicate(timeout=120)
 
     assert run.returncode == 1, output  # Snakemake reports the cancelled jobs as failed
-    assert f"\n  {stopped}  stage train was cancelled (`exptflow cancel`)\n" in output
-    assert f"\n  {waiting}  stage train was cancelled (`exptflow cancel`)\n" in output
+    assert f"\ncancelled {stopped}: stage train\n" in output
+    assert f"\ncancelled {waiting}: stage train\n" in output
+    assert "failed" not in output  # cancelled is what was asked for: no failure, no rerun hint
+    assert output.endswith(": 2 of 6 stages done, 4 cancelled\n")
     first = Counter({f"{stopped}/train": 1, f"{going}/train": 1, f"{going}/train-end": 1})
     assert events(tmp_path) == first + Counter({f"{going}/test": 1})
     states = {(name, s): state_of(tmp_path, name, s) for name in NAMES for s in ("train", "test")}

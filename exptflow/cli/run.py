@@ -17,12 +17,13 @@ from exptflow.cli.options import (
     print_orphans,
     sweep_of,
 )
-from exptflow.cli.selection import add_selection_options, narrowed
+from exptflow.cli.selection import add_selection_options, narrowed, without_selection
 from exptflow.layout.paths import ExperimentPaths
 from exptflow.results.progress import Scope
 
 if TYPE_CHECKING:
     from exptflow.compiler.plan import Plan
+    from exptflow.compiler.subset import Targets
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -65,9 +66,10 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     note = search_note(plan_)
     if note:
         print(note)
-    targeted = narrowed(arguments, plan_, extra)  # --stages, --only, --force: Snakemake targets
-    if targeted is None:
+    selected = narrowed(arguments, plan_, extra)  # --stages, --only, --force: Snakemake targets
+    if selected is None:
         return 0
+    targeted, targets = selected
     if arguments.detach:
         pid, log = detach_snakemake(targeted, Path("."), plan_.output)
         print(f"snakemake runs in the background (pid {pid}); log: {log}")
@@ -75,7 +77,7 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
         return 0
     if arguments.verbose or inspects(extra):
         return run_snakemake(targeted, Path("."))
-    scope = scope_of(plan_)
+    scope = scope_of(plan_, targets)
     return watched_snakemake(targeted, Path("."), scope, lambda names: rerun_command(scope, names))
 
 
@@ -96,16 +98,32 @@ def inspects(extra: list[str]) -> bool:
     return any(argument.split("=")[0] in INSPECTING for argument in extra)
 
 
-def scope_of(plan_: Plan) -> Scope:
+def scope_of(plan_: Plan, targets: Targets | None) -> Scope:
+    """What the progress display counts: the whole sweep, or the stages a selection targets
+    (from each experiment's first targeted stage to its last)."""
     commands = {p.directory_name: p.commands for p in plan_.experiments}
-    return Scope(Path(plan_.output), commands)
+    if targets is None:
+        return Scope(Path(plan_.output), commands)
+    chosen: dict[str, set[str]] = {}
+    for file in (*targets.run, *targets.forced):
+        owner = ExperimentPaths.of_done(Path(file))
+        if owner:
+            chosen.setdefault(owner[0].name, set()).add(owner[1])
+    return Scope(Path(plan_.output), {n: _between(commands[n], s) for n, s in chosen.items()})
+
+
+def _between(commands: dict[str, str], targeted: set[str]) -> dict[str, str]:
+    stages = list(commands)
+    positions = [stages.index(stage) for stage in targeted]
+    return {s: commands[s] for s in stages[min(positions) : max(positions) + 1]}
 
 
 def rerun_command(scope: Scope, names: list[str]) -> str:
-    """``exptflow run`` as it was typed (up to `--`), with these experiments' last stages as
-    Snakemake's targets: it runs what they miss, and nothing of the other experiments."""
+    """``exptflow run`` as it was typed (up to `--`, without a selection), with these
+    experiments' last stages in the run as Snakemake's targets: it runs what they miss, and
+    nothing of the other experiments."""
     given = sys.argv[1:]
-    given = given[: given.index("--")] if "--" in given else given
+    given = without_selection(given[: given.index("--")] if "--" in given else given)
     targets = [
         str(ExperimentPaths.of(scope.output, name).done(list(scope.commands[name])[-1]))
         for name in names

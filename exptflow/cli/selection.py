@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from exptflow.compiler.plan import Plan
-    from exptflow.compiler.subset import Selection, Skipped
+    from exptflow.compiler.subset import Selection, Skipped, Targets
 
 SHOWN_NAMES = 5
 
@@ -42,15 +42,17 @@ def selection_of(arguments: argparse.Namespace) -> Selection:
     return Selection(stages, tuple(arguments.only), force)
 
 
-def narrowed(arguments: argparse.Namespace, plan_: Plan, extra: list[str]) -> list[str] | None:
-    """Snakemake's arguments for the part of the sweep selected; None when nothing is to run.
-    ``extra`` unchanged without a selection."""
+def narrowed(
+    arguments: argparse.Namespace, plan_: Plan, extra: list[str]
+) -> tuple[list[str], Targets | None] | None:
+    """Snakemake's arguments for the part of the sweep selected, and its targets; None when
+    nothing is to run. ``extra`` unchanged (and no targets) without a selection."""
     from exptflow.compiler.subset import targets
     from exptflow.runtime.hooks import SUBSET_RUN
 
     selection = selection_of(arguments)
     if not selection:
-        return extra
+        return extra, None
     chosen = targets(plan_, selection)
     for line in skipped_lines(chosen.skipped):
         print(line)
@@ -59,7 +61,7 @@ def narrowed(arguments: argparse.Namespace, plan_: Plan, extra: list[str]) -> li
         return None
     print(chosen.describe())
     os.environ[SUBSET_RUN] = "1"  # Snakemake's `onsuccess` writes results.tsv (no `collect`)
-    return [*extra, *chosen.snakemake_arguments()]
+    return [*extra, *chosen.snakemake_arguments()], chosen
 
 
 def skipped_lines(skipped: tuple[Skipped, ...]) -> list[str]:
@@ -74,3 +76,26 @@ def skipped_lines(skipped: tuple[Skipped, ...]) -> list[str]:
             f"done (add {earlier} to --stages, or run without --stages): {shown}"
         )
     return lines
+
+
+# `exptflow run`'s options that select a part of the sweep: `--force` takes any number of
+# names, the others one value.
+SELECTION_OPTIONS = ("--stages", "--only", "--force")
+
+
+def without_selection(given: list[str]) -> list[str]:
+    """``given`` (the words of an `exptflow run`) without `--stages`, `--only` and `--force`."""
+    kept: list[str] = []
+    position = 0
+    while position < len(given):
+        word = given[position]
+        position += 1
+        name = word.split("=")[0]
+        if name not in SELECTION_OPTIONS:
+            kept.append(word)
+        elif name == "--force" and "=" not in word:
+            while position < len(given) and not given[position].startswith("-"):
+                position += 1
+        elif "=" not in word:
+            position += 1
+    return kept

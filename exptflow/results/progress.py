@@ -29,6 +29,7 @@ class Progress(str, Enum):
     FAILED = "failed"
     PENDING = "pending"
     SKIPPED = "skipped"  # an earlier stage of its experiment failed in this run
+    CANCELLED = "cancelled"  # `exptflow cancel` stopped it, or kept it from starting
 
     def __str__(self) -> str:
         return self.value
@@ -56,7 +57,7 @@ class Ended:
 
     @property
     def failed(self) -> bool:
-        return self.record.state != StageState.DONE
+        return self.record.state not in (StageState.DONE, StageState.CANCELLED)
 
 
 @dataclass
@@ -111,7 +112,7 @@ class RunWatch:
             progress = progress_of(record, self.run_id, command, reruns)
             if failed and progress == Progress.PENDING:
                 progress = Progress.SKIPPED
-            failed = failed or progress in (Progress.FAILED, Progress.SKIPPED)
+            failed = failed or progress in (Progress.FAILED, Progress.SKIPPED, Progress.CANCELLED)
             reruns = reruns or progress != Progress.DONE
             yield stage, progress, record
 
@@ -124,15 +125,20 @@ class RunWatch:
         return counts
 
 
+ENDED_AS = {
+    StageState.RUNNING: Progress.RUNNING,
+    StageState.DONE: Progress.DONE,
+    StageState.CANCELLED: Progress.CANCELLED,
+}
+
+
 def progress_of(
     record: StageRecord | None, run_id: str, command: str, after_rerun: bool
 ) -> Progress:
     if record is None:
         return Progress.PENDING
     if record.run_id == run_id:
-        if record.state == StageState.RUNNING:
-            return Progress.RUNNING
-        return Progress.DONE if record.state == StageState.DONE else Progress.FAILED
+        return ENDED_AS.get(record.state, Progress.FAILED)
     current = record.state == StageState.DONE and record.command == command
     return Progress.DONE if current and not after_rerun else Progress.PENDING
 

@@ -66,7 +66,21 @@ def cancel(workdir: Path, patterns: Sequence[str]) -> list[Cancelled]:
     chosen = [ExperimentPaths.of(output, name) for name in sorted(names)]
     for paths in chosen:  # all first: stopping one frees a slot another might start in
         write_json(paths.cancel_request, {**run, "time": time.time()})
-    return [_stop(paths, experiments[paths.name]["stages"]) for paths in chosen]
+    run_id = _run_id_of(int(run["pid"] or 0))
+    return [_stop(paths, experiments[paths.name]["stages"], run_id) for paths in chosen]
+
+
+def _run_id_of(pid: int) -> str | None:
+    """The live run's id (set by `exptflow run` in Snakemake's environment), so the records
+    of the stages it will never start are its own."""
+    try:
+        environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for entry in environment:
+        if entry.startswith(b"EXPTFLOW_RUN_ID="):
+            return entry.split(b"=", 1)[1].decode()
+    return None
 
 
 def _live_run(workdir: Path) -> dict[str, int | str | None]:
@@ -80,11 +94,11 @@ def _live_run(workdir: Path) -> dict[str, int | str | None]:
     return {"pid": pid, "pid_start": supervision.process_start_time(pid), "host": os.uname()[1]}
 
 
-def _stop(paths: ExperimentPaths, stages: list[str]) -> Cancelled:
+def _stop(paths: ExperimentPaths, stages: list[str], run_id: str | None) -> Cancelled:
     groups = stage_groups(paths.directory)  # after the request: a stage starting now sees it
     stopped = sorted(set(groups.values()))
     idle = [stage for stage in stages if stage not in stopped]
-    not_started = [stage for stage in idle if _record_if_idle(paths, stage)]
+    not_started = [stage for stage in idle if _record_if_idle(paths, stage, run_id)]
     for group in groups:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(group, signal.SIGTERM)
@@ -98,7 +112,7 @@ def _state(paths: ExperimentPaths, stage: str) -> StageState | None:
     return record.state if record else None
 
 
-def _record_if_idle(paths: ExperimentPaths, stage: str) -> bool:
+def _record_if_idle(paths: ExperimentPaths, stage: str, run_id: str | None) -> bool:
     """Record a stage that is neither done nor running as cancelled; whether it was one (or
     its wrapper found the request first).
 
@@ -119,7 +133,14 @@ def _record_if_idle(paths: ExperimentPaths, stage: str) -> bool:
         now = time.time()
         write_record(
             paths,
-            StageRecord(stage, StageState.CANCELLED, start=now, end=now, reason=CANCEL_REASON),
+            StageRecord(
+                stage,
+                StageState.CANCELLED,
+                start=now,
+                end=now,
+                run_id=run_id,
+                reason=CANCEL_REASON,
+            ),
         )
     finally:
         os.close(descriptor)

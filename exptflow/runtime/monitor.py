@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from exptflow.layout.record import StageRecord
+from exptflow.layout.states import StageState
 from exptflow.results.failures import describe, log_tail, summary
 from exptflow.results.progress import Ended, Estimate, Progress, RunWatch, eta
 from exptflow.results.status import format_duration
@@ -62,6 +63,9 @@ class LineView:
         if event.failed:
             self.say(describe(watch.scope.output, event.experiment, event.record))
             return
+        if event.record.state == StageState.CANCELLED:
+            self.say(f"cancelled {event.experiment}: stage {event.record.stage}")
+            return
         took = event.record.duration
         after = f", {format_duration(float(took))}" if took is not None else ""
         stage = event.record.stage
@@ -101,18 +105,24 @@ class LiveView:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
+# Columns shown only when some stage is in that state.
+OPTIONAL = (Progress.SKIPPED, Progress.CANCELLED)
+
+
 def progress_table(watch: RunWatch, elapsed: float) -> RenderableType:
     from rich.progress_bar import ProgressBar
     from rich.table import Table
 
     caption = f"elapsed {clock(elapsed)}, ETA {estimate_text(eta(watch.states(), time.time()))}"
     table = Table(box=None, caption=caption, caption_justify="left", pad_edge=False)
-    for heading in ("stage", "", *map(str, Progress)):
+    tally = watch.tally()
+    shown = [p for p in Progress if p not in OPTIONAL or any(c[p] for c in tally.values())]
+    for heading in ("stage", "", *map(str, shown)):
         table.add_column(heading, justify="left" if heading == "stage" else "right")
-    for stage, counts in watch.tally().items():
+    for stage, counts in tally.items():
         total = sum(counts.values())
         bar = ProgressBar(total=total or 1, completed=counts[Progress.DONE], width=24)
-        table.add_row(stage, bar, *(f"{counts[p]}" for p in Progress))
+        table.add_row(stage, bar, *(f"{counts[p]}" for p in shown))
     return table
 
 
@@ -178,7 +188,8 @@ class Monitor:
         """Whether Snakemake's failure leaves stages pending that no failed stage explains
         (an error of Snakemake's own, or a job that could not even record its start)."""
         tally = self.watch.tally().values()
-        return not self.failed() or any(counts[Progress.PENDING] for counts in tally)
+        ended = any(counts[Progress.FAILED] + counts[Progress.CANCELLED] for counts in tally)
+        return not ended or any(counts[Progress.PENDING] for counts in tally)
 
     def finish(self, rerun: Callable[[list[str]], str], cancelled: bool) -> None:
         """The last line (counts and time), and the failures with how to rerun them."""

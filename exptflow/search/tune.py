@@ -103,7 +103,7 @@ def _write_settings(study: StudyPaths, space: Space, options: CompileOptions) ->
 
 # A stage that fails in every trial (a typo in the command) stops the search after this many.
 BARREN_ROUNDS = 3
-FAILED_STATES = (StageState.FAILED, StageState.TIMED_OUT)
+FAILED_STATES = (StageState.FAILED, StageState.TIMED_OUT, StageState.CANCELLED)
 
 
 def tell_failures(prepared: Prepared) -> list[Told]:
