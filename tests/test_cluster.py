@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import (
     REPO,
@@ -293,8 +294,11 @@ def test_kubernetes_profile_dry_runs(tmp_path: Path) -> None:
         str(tmp_path / "storage"),
     )
     text = result.stdout + result.stderr
-    assert text.count("rule train:") == 2
-    assert "gpu=2" in text and "gpu_manufacturer=nvidia" in text and "mem_mb=8000" in text
+    # Each stage's message names what it asks for (the message replaces Snakemake's job block).
+    assert "train lr=1: python train.py 1 (gpu=2, mem_mb=8000)" in text
+    assert "train lr=2: python train.py 2 (gpu=2, mem_mb=8000)" in text
+    profile = yaml.safe_load((tmp_path / "profiles/kubernetes/config.v8+.yaml").read_text())
+    assert profile["default-resources"]["gpu_manufacturer"] == "nvidia"
 
 
 def test_kubernetes_pod_requests_come_from_stage_resources() -> None:
@@ -324,7 +328,7 @@ def test_kubernetes_pod_requests_come_from_stage_resources() -> None:
     executor.format_job_exec = lambda job: "snakemake ..."
     executor.report_job_submission = lambda info: None
     # The resources Snakemake gives a train job of `gpus: 2, resources: {mem_mb: 8000}` with
-    # the shipped profile's default gpu_manufacturer (seen in the dry run above).
+    # the shipped profile's default gpu_manufacturer (checked in the profile above).
     job = SimpleNamespace(
         resources={"_cores": 1, "gpu": 2, "mem_mb": 8000, "gpu_manufacturer": "nvidia"},
         jobid=1,

@@ -114,7 +114,12 @@ def _message(text: str) -> str:
 
 def _rule(stage: Stage, has_slots: bool, remaining: int, tune: bool, output: str) -> str:
     # Each job prints the experiment's real command (the rule's `run:` has no shell command).
-    message = _message(stage.name)[:-1] + ' {wildcards.experiment}: {params.command}"'
+    message = _message(stage.name)[:-1] + ' {wildcards.experiment}: {params.command}'
+    # A message replaces Snakemake's job block, resources included: what a stage asks for.
+    asked = (["gpu"] if stage.gpus else []) + list(stage.resources)
+    if asked:
+        message += " (" + ", ".join(f"{name}={{resources.{name}}}" for name in asked) + ")"
+    message += '"'
     return template("exptflow.workflow", "rule.smk.tmpl").substitute(
         rule=rule_name(stage.name),
         stage=stage.name,
