@@ -18,14 +18,37 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _own_directory(
+    factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> Path:
+    directory = factory.mktemp(variable.lower())
+    monkeypatch.setenv(variable, str(directory))
+    return directory
+
+
 @pytest.fixture(autouse=True)
 def isolated_gpu_locks(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
     """Each test gets its own GPU lock directory (the default is shared by the machine)."""
-    locks = tmp_path_factory.mktemp("gpu-locks")
-    monkeypatch.setenv("EXPTFLOW_LOCK_DIR", str(locks))
-    return locks
+    return _own_directory(tmp_path_factory, monkeypatch, "EXPTFLOW_LOCK_DIR")
+
+
+@pytest.fixture(autouse=True)
+def isolated_output_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test gets its own Snakemake output cache (the default is the user's)."""
+    return _own_directory(tmp_path_factory, monkeypatch, "SNAKEMAKE_OUTPUT_CACHE")
+
+
+def git(directory: Path, *args: str) -> str:
+    """Run git in ``directory`` as a test user; its output."""
+    identity = ["-c", "user.email=test@example.com", "-c", "user.name=test"]
+    result = subprocess.run(
+        ["git", *identity, *args], cwd=directory, capture_output=True, text=True, check=True
+    )
+    return result.stdout
 
 
 def write_sweep(directory: Path, text: str, name: str = "params.yaml") -> Path:

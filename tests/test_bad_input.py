@@ -88,7 +88,7 @@ CASES = [
         "template:\n  train: {cmd: run, gpu: 1}\n---\nlr: [1]\n",
         [],
         "params.yaml: template.train.gpu: unknown key `gpu`; did you mean `gpus`? "
-        "valid keys: cmd, gpus, pack, resources, retries",
+        "valid keys: cache, cmd, gpus, pack, resources, retries",
     ),
     (
         "unknown-placeholder",
@@ -163,7 +163,7 @@ CASES = [
         CONFIG + "templat: {}\n---\nlr: [1]\n",
         [],
         "params.yaml: templat: unknown key `templat`; did you mean `template`? "
-        "valid keys: alias, default, metrics, output, parsers, resource, search, template",
+        "valid keys: alias, code, default, metrics, output, parsers, resource, search, template",
     ),
     (
         "default-not-mapping",
@@ -1376,13 +1376,13 @@ HOSTILE = [
     pytest.param(
         "1: x\n" + GOOD,
         [],
-        "params.yaml: 1: unknown key `1`; valid keys: alias, default,",
+        "params.yaml: 1: unknown key `1`; valid keys: alias, code, default,",
         id="top-level-int-key",
     ),
     pytest.param(
         "null: x\n" + GOOD,
         [],
-        "params.yaml: null: unknown key `null`; valid keys: alias, default,",
+        "params.yaml: null: unknown key `null`; valid keys: alias, code, default,",
         id="top-level-null-key",
     ),
     pytest.param(

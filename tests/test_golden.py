@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import exptflow, records, snakemake, write_sweep
+from conftest import exptflow, git, records, snakemake, write_sweep
 from exptflow.compiler.compile import CompileOptions, compile_sweep
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -104,3 +104,25 @@ def test_each_stage_s_log_directive_points_at_its_latest_log(tmp_path: Path) -> 
     assert len(list((tmp_path / "output/a=1").glob("log.train.*"))) == 2
     said = (tmp_path / "output/.exptflow/collect.log").read_text()
     assert said == "exptflow: output/results.tsv: 1 experiments (1 read, 0 unchanged)\n"
+
+
+CACHED_SNAPSHOT_SWEEP = """
+code: snapshot
+template:
+  prep: {cmd: 'python prep.py --data {data} --out {_output}/prep', cache: true}
+  train: {cmd: 'python train.py {_output}/prep --out {_output}', gpus: 0}
+  test: {cmd: 'python test.py {_output}/test', cache: true, pack: 4}
+---
+data: [wmt, iwslt]
+"""
+
+
+def test_cached_stages_and_a_snapshot_match_golden(tmp_path: Path) -> None:
+    write_sweep(tmp_path, CACHED_SNAPSHOT_SWEEP)
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "sweep")
+    compile_sweep(CompileOptions(workdir=str(tmp_path)))
+    check_golden("Snakefile-cache-snapshot", (tmp_path / "Snakefile").read_text())
+    default = (tmp_path / "profiles/default/config.v8+.yaml").read_text()
+    check_golden("profile-default-cache.yaml", default)

@@ -36,6 +36,8 @@ COMPILE_SWITCHES = {
     "--rename-changed": "give experiments whose directory holds other params a new directory",
     "--yes": "compile even a huge sweep",
     "--replace": "replace the Snakefile and table another sweep file compiled here",
+    "--snapshot": "run the stages from a copy of the commit (`code: snapshot`)",
+    "--snapshot-uncommitted": "the same, with the uncommitted diff applied",
 }
 
 
@@ -58,7 +60,16 @@ def compile_options(arguments: argparse.Namespace, sweep: str) -> CompileOptions
         yes=arguments.yes,
         replace=arguments.replace,
         overrides=tuple(arguments.set),
+        code=_code(arguments),
     )
+
+
+def _code(arguments: argparse.Namespace) -> str | None:
+    # `exptflow tune` has not these switches: its trials run from the live tree, or as the
+    # sweep file's `code` says.
+    if getattr(arguments, "snapshot_uncommitted", False):
+        return "snapshot+uncommitted"
+    return "snapshot" if getattr(arguments, "snapshot", False) else None
 
 
 def print_orphans(orphans: tuple[str, ...], source: str) -> None:

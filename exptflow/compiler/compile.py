@@ -43,6 +43,7 @@ class CompileOptions:
     yes: bool = False
     replace: bool = False  # compile over another sweep's Snakefile and table
     overrides: tuple[str, ...] = ()  # `-S PARAM=VALUES`, as given
+    code: str | None = None  # `--snapshot`: instead of the sweep file's `code`
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,14 @@ def plan_sweep(options: CompileOptions) -> Plan:
     """Read, validate and expand the sweep and work out what would run. Writes nothing."""
     workdir = Path(options.workdir)
     sweep = spec.load(workdir / options.sweep, options.sweep, workdir, options.overrides)
+    if options.code:
+        sweep = dataclasses.replace(sweep, code=options.code)
     output = options.output or sweep.output
     _check_output(workdir / output, options.output)
+    if sweep.code != "live":
+        from exptflow.runtime.snapshot import check_repository
+
+        check_repository(workdir, output, sweep.source)
     _check_size(sweep, options)
     experiments = expansion.expand(sweep, options.title, options.sample, options.seed)
     directories, conflicts = identity.assign(experiments, workdir / output, options.rename_changed)

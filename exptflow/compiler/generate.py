@@ -52,6 +52,8 @@ def _directives(stage: Stage, has_slots: bool, remaining: int, tune: bool = Fals
         lines.append(f"    retries: {stage.retries}")
     if stage.pack:  # packed into one cluster submission by the profiles' group-components
         lines.append(f'    group: "{pack_group(stage.name)}"')
+    if stage.cache:  # exptflow deploys no software: the command and its inputs are the key
+        lines.append('    cache: "omit-software"')
     return "".join(line + "\n" for line in lines)
 
 
@@ -75,6 +77,41 @@ AS_PROCESS = """    conda:
 PROCESS_FORM = """# Stages packed into one cluster submission (`pack`) run the wrapper as a process:
 # inside a group job Snakemake would start a whole Snakemake for each `run:` member.
 os.environ.update(EXPTFLOW_PYTHON=sys.executable, EXPTFLOW_SLOTS=json.dumps(SLOTS))
+"""
+# A cached stage's outputs: the cache stores and restores all three, so a stage taken from the
+# cache has its results, its record (of the run that made them) and its `.done`. Its action
+# is an uncached stage's (the wrapper makes its directory): turning `cache` on reruns nothing.
+CACHED_OUTPUTS = """        done=done("{{experiment}}", {stage}),
+        record=stage_record("{{experiment}}", {stage}),
+        result=directory(stage_directory("{{experiment}}", {stage})),
+"""
+CACHE_LOCATION = """# Stages with `cache: true` share results between sweeps through Snakemake's
+# output cache (the profile's `cache`): in $SNAKEMAKE_OUTPUT_CACHE, by default under
+# ~/.cache/exptflow.
+from exptflow.runtime.hooks import use_output_cache
+
+use_output_cache({stages})
+"""
+CACHE_FUNCTIONS = """def stage_record(experiment, stage):
+    return f"{{OUTPUT}}/{{experiment}}/{record}"
+
+
+def stage_directory(experiment, stage):
+    \"\"\"A cached stage's own directory: its results, what the cache stores.\"\"\"
+    return f"{{OUTPUT}}/{{experiment}}/{directory}"
+
+
+"""
+CACHE_SETTING = """
+# Stages with `cache: true` take their results from Snakemake's between-workflow cache when
+# another sweep made them with the same command (in $SNAKEMAKE_OUTPUT_CACHE, by default
+# ~/.cache/exptflow/snakemake-output-cache).
+cache: true
+"""
+SNAPSHOT_ONSTART = """    # `code: {mode}`: the stages run in a copy of the commit (one per commit).
+    from exptflow.runtime.snapshot import use_snapshot
+
+    use_snapshot(OUTPUT, uncommitted={uncommitted})
 """
 PROCESS_FUNCTIONS = """def resolved_params(wildcards):
     return json.dumps(EXPERIMENTS[wildcards.experiment]["params"], sort_keys=True)
@@ -112,6 +149,31 @@ def _message(text: str) -> str:
     return json.dumps(text.replace("{", "{{").replace("}", "}}"))
 
 
+def _outputs(stage: Stage) -> str:
+    if stage.cache:
+        return CACHED_OUTPUTS.format(stage=json.dumps(stage.name))
+    return f'        done("{{experiment}}", {json.dumps(stage.name)}),\n'
+
+
+def _cache_location(stages: tuple[Stage, ...]) -> str:
+    return CACHE_LOCATION.format(stages=json.dumps([s.name for s in stages if s.cache]))
+
+
+def _cache_functions() -> str:
+    before, after = _around_stage(ExperimentPaths.record)
+    before = before.removeprefix("/")  # record() joins strings: "" + "/.exptflow/..."
+    own_before, own_after = _around_stage(ExperimentPaths.stage_directory)
+    return CACHE_FUNCTIONS.format(
+        record=f"{before}{{stage}}{after}", directory=f"{own_before}{{stage}}{own_after}"
+    )
+
+
+def _snapshot_onstart(code: str) -> str:
+    if code == "live":
+        return ""
+    return SNAPSHOT_ONSTART.format(mode=code, uncommitted=code == "snapshot+uncommitted")
+
+
 def _rule(stage: Stage, has_slots: bool, remaining: int, tune: bool, output: str) -> str:
     # Each job prints the experiment's real command (the rule's `run:` has no shell command).
     message = _message(stage.name)[:-1] + ' {wildcards.experiment}: {params.command}'
@@ -125,6 +187,7 @@ def _rule(stage: Stage, has_slots: bool, remaining: int, tune: bool, output: str
         stage=stage.name,
         stage_literal=json.dumps(stage.name),
         message_literal=message,
+        outputs=_outputs(stage),
         process_params="        resolved=resolved_params,\n" if stage.pack else "",
         directives=_directives(stage, has_slots, remaining, tune),
         action=_action(stage, output),
@@ -146,6 +209,7 @@ def snakefile(plan: Plan, table: str) -> str:
         for index, stage in enumerate(sweep.stages)
     )
     packed = any(stage.pack for stage in sweep.stages)
+    cached = any(stage.cache for stage in sweep.stages)
     return template("exptflow.workflow", "Snakefile.tmpl").substitute(
         version=__version__,
         sweep=sweep.source,
@@ -159,6 +223,9 @@ def snakefile(plan: Plan, table: str) -> str:
         imports="\n".join(f"import {name}" for name in _imports(packed)),
         process_form=PROCESS_FORM if packed else "",
         process_functions=PROCESS_FUNCTIONS if packed else "",
+        cache_location=_cache_location(sweep.stages) if cached else "",
+        cache_functions=_cache_functions() if cached else "",
+        snapshot_onstart=_snapshot_onstart(sweep.code),
         done_before=done_before,
         done_after=done_after,
         log_before=log_before,
@@ -226,6 +293,8 @@ def default_profile(plan: Plan) -> str:
             f"\n# GPU slots: at most {len(slots)} GPU jobs at once, one per entry of `resource`.\n"
             f"resources:\n  gpu_slot: {len(slots)}\n"
         )
+    if any(stage.cache for stage in plan.sweep.stages):
+        block += CACHE_SETTING
     text = template("exptflow.profiles", "default/config.v8+.yaml.tmpl").substitute(
         sweep=plan.sweep.source, resources_block=block
     )

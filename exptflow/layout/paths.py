@@ -88,6 +88,11 @@ class ExperimentPaths:
         """``exptflow cancel`` asks the live run (its Snakemake's pid) to stop the experiment."""
         return self.meta / "cancel.json"
 
+    def stage_directory(self, stage: str) -> Path:
+        """``{_output}/<stage>``: what a cached stage (``cache: true``) makes, and what the
+        output cache stores and restores."""
+        return self.directory / stage
+
     def done(self, stage: str) -> Path:
         """Written only after the stage exits 0: the file Snakemake waits for."""
         return self.meta / f"{stage}.done"
@@ -187,6 +192,7 @@ class OutputPaths:
     report_plots = _File(META, "report", "plots")  # `exptflow report`: the recorded plots, redrawn
     report_log = _File(META, "report", "pages.log")  # what making the pages said
     plot_specs = _File(META, "plots")  # one JSON file per plot `exptflow plot` drew
+    snapshots = _File(META, "code")  # `code: snapshot`: one copy of the code per commit
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
@@ -200,6 +206,11 @@ class OutputPaths:
 
     def study(self, fingerprint: str) -> StudyPaths:
         return StudyPaths(self.studies / fingerprint)
+
+    def snapshot(self, name: str) -> Path:
+        """The code of one commit (``<sha>``, or ``<sha>+<diff hash>`` with the uncommitted
+        diff), as ``git archive`` gives it: the stages of a snapshot run start in it."""
+        return self.snapshots / name
 
     def detached_log(self, stamp: str) -> Path:
         """Output of a run started with ``exptflow run --detach``."""
@@ -268,6 +279,16 @@ def existing_files(directory: str | os.PathLike[str]) -> list[str]:
 def gpu_lock_dir() -> Path:
     """Shared by every sweep of this machine, so sweeps sharing GPUs never share a slot."""
     return Path(os.environ.get("EXPTFLOW_LOCK_DIR", "/tmp/exptflow-gpu-locks"))
+
+
+def output_cache_dir() -> Path:
+    """Snakemake's between-workflow cache (``SNAKEMAKE_OUTPUT_CACHE``), shared by every sweep of
+    this user: by default under the user's cache directory."""
+    given = os.environ.get("SNAKEMAKE_OUTPUT_CACHE")
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "exptflow" / "snakemake-output-cache"
 
 
 def existing_directories(output: str | os.PathLike[str]) -> set[str]:

@@ -45,10 +45,11 @@ _Fields = namedtuple(
         "run",  # the run's provenance folder
         "git",  # commit, branch and dirty of the run's repository
         "reason",  # why `exptflow run` settled a record nobody finished (killed, lost)
+        "code",  # `code: snapshot`: the snapshot the stage ran (<sha>, or <sha>+<diff hash>)
     ],
     # All but stage and state (mypy reads only a literal list).
     defaults=[None, None, None, None, None, None, None, None, None,
-              None, None, None, None, None, None, None, None, None],
+              None, None, None, None, None, None, None, None, None, None],
 )
 # fmt: on
 FIELDS: tuple[str, ...] = _Fields._fields

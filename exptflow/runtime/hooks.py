@@ -8,8 +8,9 @@ import importlib
 import os
 import threading
 
+from exptflow.layout.paths import output_cache_dir
 from exptflow.runtime import snakemake_internals
-from exptflow.runtime.job import provenance_ready
+from exptflow.runtime.job import CACHED_STAGES, provenance_ready
 
 # Set by `exptflow run` for a run of part of the sweep, whose targets leave out `collect`.
 SUBSET_RUN = "EXPTFLOW_SUBSET_RUN"
@@ -39,6 +40,17 @@ def _capture(run_dir: str, sweep: str) -> None:
     finally:  # a stage never waits for a capture that failed
         provenance_ready.set()
     capture_environment(paths)
+
+
+def use_output_cache(stages: list[str]) -> None:
+    """Where Snakemake's output cache is (it reads only the environment): the user's setting,
+    or the default under the user's cache directory, created if missing (Snakemake refuses to
+    store into a directory that is not there); and which stages the wrapper makes a directory
+    of their own for. Cluster jobs inherit both."""
+    location = output_cache_dir()
+    os.environ["SNAKEMAKE_OUTPUT_CACHE"] = str(location)
+    os.environ[CACHED_STAGES] = ",".join(stages)
+    location.mkdir(parents=True, exist_ok=True)
 
 
 def collect_results(log: str | None = None) -> None:

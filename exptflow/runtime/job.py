@@ -252,16 +252,27 @@ def _shell_job_variables(threads: int, tmpdir: str | None) -> dict[str, str]:
     return environment
 
 
+# `code: snapshot` (runtime/snapshot.py, at run start): the snapshot's copy of the sweep's
+# directory, where the stage starts, and its name, which the record keeps.
+CODE_DIR, CODE_ID, ROOT = "EXPTFLOW_CODE_DIR", "EXPTFLOW_CODE", "EXPTFLOW_ROOT"
+# `cache: true`: the stages whose `{_output}/<stage>` Snakemake's output cache stores (set by
+# the Snakefile of a sweep that caches).
+CACHED_STAGES = "EXPTFLOW_CACHED_STAGES"
+
+
 def _environment(
     request: StageRequest, paths: ExperimentPaths, devices: str | None, stamp: str
 ) -> dict:
     environ = dict(os.environ)
     environ.update(request.environment)
+    snapshot = environ.get(CODE_DIR)
     environ.update(
-        EXPTFLOW_DIR=str(paths.directory),
+        # A stage started in a snapshot reaches its directory from there too.
+        EXPTFLOW_DIR=os.path.abspath(paths.directory) if snapshot else str(paths.directory),
         EXPTFLOW_STAGE=request.stage,
         EXPTFLOW_TIME=stamp,
     )
+    environ.setdefault(ROOT, os.getcwd())  # the original checkout, in both modes
     if devices is not None:
         environ["CUDA_VISIBLE_DEVICES"] = devices
     return environ
@@ -330,6 +341,7 @@ def _start(
         slurm_job_id=os.environ.get("SLURM_JOB_ID"),
         run_id=os.environ.get("EXPTFLOW_RUN_ID"),
         time_limit=request.time_limit,
+        code=os.environ.get(CODE_ID),
     )
     reaper = supervision.reaper_pipe()
     try:
@@ -345,6 +357,7 @@ def _start(
             stdin=subprocess.DEVNULL,
             stdout=log_descriptor,
             stderr=subprocess.STDOUT,
+            cwd=os.environ.get(CODE_DIR) or None,
             env=_environment(request, paths, devices, stamp),
             pass_fds=(*held, reaper),  # the stage holds the locks too
             start_new_session=True,  # its own group: its reaper and a time limit end all of it
@@ -458,6 +471,8 @@ def execute_stage(request: StageRequest, forward_signals: bool = False) -> tuple
     """
     paths = ExperimentPaths(request.directory)
     paths.meta.mkdir(parents=True, exist_ok=True)
+    if request.stage in os.environ.get(CACHED_STAGES, "").split(","):
+        paths.stage_directory(request.stage).mkdir(exist_ok=True)  # what the cache stores
     conflict = claim_directory(paths, request.params)
     if conflict:
         return 2, conflict

@@ -176,18 +176,29 @@ def forget_finished_jobs(workdir: Path, since: float) -> int:
     ``--rerun-incomplete`` run a finished stage again.
     """
     kept = 0
-    for marker, output in snakemake_internals.incomplete_markers(workdir).items():
+    markers = snakemake_internals.incomplete_markers(workdir)
+    siblings: set[Path] = set()
+    for marker, output in markers.items():
         done = workdir / output
         owner = ExperimentPaths.of_done(done)
         ended = _finished_end(*owner, since) if owner else None
-        if ended is None:
+        if owner is None or ended is None:
             continue
         if not done.exists():  # dated as the wrapper would have: Snakemake compares mtimes
             done.touch()
             os.utime(done, (ended, ended))
         marker.unlink(missing_ok=True)
+        siblings |= _cached_outputs(*owner)
         kept += 1
+    for marker, output in markers.items():  # a cached stage's other outputs: it finished
+        if workdir / output in siblings:
+            marker.unlink(missing_ok=True)
     return kept
+
+
+def _cached_outputs(paths: ExperimentPaths, stage: str) -> set[Path]:
+    """The outputs a cached stage has besides its ``.done`` (Snakemake marks each)."""
+    return {paths.record(stage), paths.stage_directory(stage)}
 
 
 def snakemake_command(arguments: Sequence[str]) -> list[str]:

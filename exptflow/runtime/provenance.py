@@ -5,6 +5,7 @@ every stage record points to it. Never refuses a dirty repository: it records it
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import sys
@@ -40,6 +41,8 @@ def git_state(workdir: Path, paths: RunPaths) -> dict[str, Any] | None:
     untracked = repo.untracked_files
     paths.untracked.write_text("".join(f"{name}\n" for name in untracked), encoding="utf-8")
     state.update(diff=paths.diff.name, untracked=len(untracked))
+    # `code: snapshot`: what the stages ran, which the live tree may no longer be.
+    state["snapshot"] = os.environ.get("EXPTFLOW_CODE")
     return state
 
 

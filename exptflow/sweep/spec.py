@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import itertools
 import json
 import keyword
 import math
@@ -36,6 +37,7 @@ OWN_RULES = ("all", "collect")
 MAX_INT = 2**64
 CONFIG_KEYS = (
     "alias",
+    "code",
     "default",
     "metrics",
     "output",
@@ -47,7 +49,9 @@ CONFIG_KEYS = (
 METRIC_KEYS = ("reduce", "regex", "stage")
 REDUCERS = ("last", "first", "max", "min", "mean")
 PARSER_FORM = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-STAGE_KEYS = ("cmd", "gpus", "pack", "resources", "retries")
+STAGE_KEYS = ("cache", "cmd", "gpus", "pack", "resources", "retries")
+# `code`: where stages run from: the live working tree, or a snapshot of the commit.
+CODE_MODES = ("live", "snapshot", "snapshot+uncommitted")
 GRID_KEYS = (
     "_cmd",
     "_exclude",
@@ -181,6 +185,7 @@ class Stage:
     retries: int = 0
     pack: int | None = None  # on a cluster: this many of the stage's jobs per submission
     time_limit: float | None = None  # seconds: `resources.runtime`, enforced by the wrapper
+    cache: bool = False  # its directory `{_output}/<stage>` goes to Snakemake's output cache
 
     @property
     def uses_gpu(self) -> bool:
@@ -204,11 +209,20 @@ class Stage:
         pack = _non_negative_int(data.get("pack"), join(where, "pack"), issues)
         if pack == 0:
             issues.add(join(where, "pack"), "0 jobs per submission; write e.g. `pack: 20`")
+        cache = _cache(data.get("cache", False), stage, join(where, "cache"), issues)
         if stage is None:
             return None
         limit = duration_seconds(data.get("resources", {}).get("runtime")) if resources else None
         return cls(
-            name, stage.command, stage.tokens, gpus, resources, retries or 0, pack or None, limit
+            name,
+            stage.command,
+            stage.tokens,
+            gpus,
+            resources,
+            retries or 0,
+            pack or None,
+            limit,
+            cache=cache,
         )
 
     @classmethod
@@ -221,6 +235,31 @@ class Stage:
             return None
         folded = render.fold(command)
         return cls(name, folded, render.parse(folded))
+
+
+def _cache(value: object, stage: Stage | None, where: str, issues: Issues) -> bool:
+    if not isinstance(value, bool):
+        issues.add(where, f"{shown(value)} is not true or false; write `cache: true`")
+        return False
+    if value and stage is not None and not writes_own_directory(stage.tokens, stage.name):
+        issues.add(
+            where,
+            f"a cached stage keeps its results in `{{_output}}/{stage.name}` (the directory the "
+            f"cache stores and restores); write them there, e.g. `--out {{_output}}/{stage.name}`",
+        )
+    return value
+
+
+def writes_own_directory(tokens: tuple[Token, ...], stage: str) -> bool:
+    """Whether a command names ``{_output}/<stage>`` (the directory of a cached stage)."""
+    own = re.compile(rf"/{re.escape(stage)}(?![\w.\-])")
+    return any(
+        isinstance(token, render.Placeholder)
+        and token.param == "_output"
+        and isinstance(following, str)
+        and own.match(following)
+        for token, following in itertools.pairwise(tokens)
+    )
 
 
 def _describe_empty(value: object) -> str:
@@ -888,6 +927,7 @@ class Sweep:
     metrics: tuple[LogMetric, ...] = ()
     parsers: tuple[str, ...] = ()  # "module:function", imported from the sweep's directory
     search: Search | None = None  # what `exptflow tune` optimises
+    code: str = "live"  # one of CODE_MODES: what the stages run
 
     def stage(self, name: str) -> Stage:
         return next(stage for stage in self.stages if stage.name == name)
@@ -931,6 +971,7 @@ class Sweep:
             metrics=_metrics(config.get("metrics", {}), issues),
             parsers=_parsers(config.get("parsers", []), issues, workdir),
             search=_search(config, issues),
+            code=_code(config.get("code", "live"), issues),
         )
         sweep._check_references(issues)
         _check_unused(sweep, documents, issues)
@@ -1027,6 +1068,13 @@ def _key_setting(data: Mapping[str, Any], param: str) -> str:
 
 def _search(config: dict[str, Any], issues: Issues) -> Search | None:
     return Search.from_mapping(config["search"], issues) if "search" in config else None
+
+
+def _code(data: object, issues: Issues) -> str:
+    if data not in CODE_MODES:
+        issues.add("code", f"{shown(data)}; use one of: {', '.join(CODE_MODES)}")
+        return "live"
+    return str(data)
 
 
 def _check_spaces_have_samples(grids: tuple[Grid, ...], issues: Issues) -> None:
