@@ -25,6 +25,10 @@ VARIANTS = {
         "  test: {cmd: 'echo test', gpus: 0, pack: 2, resources: {runtime: 5m}}\n"
         "resource: [0, 1]\n"
     ),
+    "cache": (
+        "template:\n  train: {cmd: 'echo {lr} > {_output}/train/out', cache: true}\n"
+        "  test: {cmd: 'echo > {_output}/test/out', cache: true, pack: 2}\n"
+    ),
     "retries": "template:\n  train: {cmd: 'echo {lr}', retries: 2, resources: {runtime: 30m}}\n",
     "tune": (
         "template:\n  train: echo {lr}\nsearch: {maximize: score, trials: 4}\n"
