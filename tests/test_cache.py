@@ -54,12 +54,12 @@ def stored(output: str) -> list[str]:
 def test_a_second_project_sharing_the_cache_runs_prep_0_times(
     tmp_path: Path, isolated_output_cache: Path
 ) -> None:
-    first = exptflow(project(tmp_path, "first"), "run")
+    first = exptflow(project(tmp_path, "first"), "run", "--verbose")  # Snakemake's output
     assert sorted(executions(tmp_path / "prep-runs")) == ["iwslt", "wmt"]
     assert "Moving output file output/data=wmt/prep to cache." in first.stderr
 
     second_dir = project(tmp_path, "second")
-    second = exptflow(second_dir, "run")
+    second = exptflow(second_dir, "run", "--verbose")
     assert sorted(executions(tmp_path / "prep-runs")) == ["iwslt", "wmt"], "prep ran again"
     assert stored(second.stderr) == [], "a hit stores nothing"
     assert "Symlinking output file output/data=wmt/prep/data.txt from cache." in second.stderr
@@ -80,7 +80,7 @@ def test_a_changed_command_misses_the_cache(tmp_path: Path) -> None:
     changed = SWEEP.replace("echo prepared", "echo prepared-v2")
     second_dir = project(tmp_path, "second", changed)
 
-    second = exptflow(second_dir, "run")
+    second = exptflow(second_dir, "run", "--verbose")
     assert sorted(executions(tmp_path / "prep-runs")) == ["iwslt", "iwslt", "wmt", "wmt"]
     assert "Moving output file output/data=wmt/prep to cache." in second.stderr
     assert (second_dir / "output/data=wmt/model.txt").read_text() == "prepared-v2 wmt\n"
@@ -204,7 +204,7 @@ def test_turning_the_cache_on_reruns_nothing(tmp_path: Path, sweep: str) -> None
     directory = project(tmp_path, "first", sweep.replace("    cache: true\n", ""))
     exptflow(directory, "run")
     write_sweep(directory, sweep)
-    again = exptflow(directory, "run")
+    again = exptflow(directory, "run", "--verbose")
     assert "0 new, 4 done, 0 outdated" in again.stdout
     assert "Nothing to be done" in again.stderr
     assert len(executions(tmp_path / "prep-runs")) == 2

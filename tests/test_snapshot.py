@@ -64,7 +64,7 @@ def trains_hold(directory: Path) -> bool:
 
 def test_a_snapshot_run_is_immune_to_an_edit_made_mid_run(tmp_path: Path) -> None:
     commit = repository(tmp_path)
-    run = start(tmp_path, sys.executable, "-m", "exptflow.cli", "run")
+    run = start(tmp_path, sys.executable, "-m", "exptflow.cli", "run", "--verbose")
     wait_for(lambda: trains_hold(tmp_path), what="both trains to hold")
     edit_program(tmp_path, "v2", commit=True)  # while every test stage waits
     (tmp_path / "go").touch()
