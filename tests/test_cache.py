@@ -160,12 +160,13 @@ def test_the_cache_location_defaults_to_the_users_cache_dir(
 
 
 @slurm
-def test_a_second_project_on_slurm_gets_prep_from_the_cache(tmp_path: Path) -> None:
-    first_dir = project(tmp_path, "first")
+@pytest.mark.parametrize("sweep", [SWEEP, PACKED], ids=["in-process", "packed"])
+def test_a_second_project_on_slurm_gets_prep_from_the_cache(tmp_path: Path, sweep: str) -> None:
+    first_dir = project(tmp_path, "first", sweep)
     exptflow(first_dir, "compile")
     snakemake(first_dir, *FAST)
     assert len(executions(tmp_path / "prep-runs")) == 2
-    second_dir = project(tmp_path, "second")
+    second_dir = project(tmp_path, "second", sweep)
     exptflow(second_dir, "compile")
     snakemake(second_dir, *FAST)
     assert len(executions(tmp_path / "prep-runs")) == 2, "prep ran again"

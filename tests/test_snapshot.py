@@ -30,6 +30,8 @@ template:
 ---
 a: [1, 2]
 """
+# The same, test stages packed two to a submission (the wrapper as a process).
+PACKED = SWEEP.replace("    gpus: 0\n---", "    gpus: 0\n    pack: 2\n---")
 
 
 def repository(directory: Path, sweep: str = SWEEP) -> str:
@@ -203,8 +205,9 @@ def test_provenance_names_the_snapshot(tmp_path: Path) -> None:
 
 
 @slurm
-def test_slurm_jobs_run_the_snapshot_not_the_live_tree(tmp_path: Path) -> None:
-    commit = repository(tmp_path)
+@pytest.mark.parametrize("pack", [False, True], ids=["in-process", "packed"])
+def test_slurm_jobs_run_the_snapshot_not_the_live_tree(tmp_path: Path, pack: bool) -> None:
+    commit = repository(tmp_path, PACKED if pack else SWEEP)
     exptflow(tmp_path, "compile")
     run = start(tmp_path, sys.executable, "-m", "snakemake", *FAST)
     wait_for(lambda: trains_hold(tmp_path), timeout=240, what="both trains to hold on SLURM")
@@ -220,9 +223,7 @@ def test_slurm_jobs_run_the_snapshot_not_the_live_tree(tmp_path: Path) -> None:
 
 
 def test_packed_stages_run_the_snapshot_too(tmp_path: Path) -> None:
-    commit = repository(
-        tmp_path, SWEEP.replace("    gpus: 0\n---", "    gpus: 0\n    pack: 2\n---")
-    )
+    commit = repository(tmp_path, PACKED)
     (tmp_path / "go").touch()
     edit_program(tmp_path, "v2-uncommitted", commit=False)
     exptflow(tmp_path, "run")
