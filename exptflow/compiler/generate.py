@@ -176,7 +176,7 @@ def _snapshot_onstart(code: str) -> str:
 
 def _rule(stage: Stage, has_slots: bool, remaining: int, tune: bool, output: str) -> str:
     # Each job prints the experiment's real command (the rule's `run:` has no shell command).
-    message = _message(stage.name)[:-1] + ' {wildcards.experiment}: {params.command}'
+    message = _message(stage.name)[:-1] + " {wildcards.experiment}: {params.command}"
     # A message replaces Snakemake's job block, resources included: what a stage asks for.
     asked = (["gpu"] if stage.gpus else []) + list(stage.resources)
     if asked:
