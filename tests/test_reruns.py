@@ -120,3 +120,27 @@ def test_rerun_after_a_failure_runs_the_failed_stage(tmp_path: Path) -> None:
     (tmp_path / "fail-2").unlink()
     snakemake(tmp_path)
     assert exptflow(tmp_path, "status").stdout.splitlines()[-1] == "2 experiments, 2 stages: 2 done"
+
+
+@pytest.mark.parametrize("form", ["in-process", "packed"])
+def test_a_rule_exptflow_writes_otherwise_reruns_nothing(tmp_path: Path, form: str) -> None:
+    """A newer exptflow may write a stage's rule otherwise (an upgrade): finished stages stay
+    done as long as their commands and params do."""
+    pack = "\n    pack: 2" if form == "packed" else ""
+    write_sweep(
+        tmp_path, f"template:\n  train:\n    cmd: echo {{a}} >> executions{pack}\n---\na: [1, 2]\n"
+    )
+    exptflow(tmp_path, "compile")
+    snakemake(tmp_path)
+    snakefile = tmp_path / "Snakefile"
+    text = snakefile.read_text()
+    edited = (
+        text.replace("--stage train", "--stage  train", 1)
+        if pack
+        else text.replace("run:\n", "run:\n        pass  # written otherwise\n", 1)
+    )
+    assert edited != text
+    snakefile.write_text(edited)
+    result = snakemake(tmp_path)
+    assert "Nothing to be done" in result.stdout + result.stderr
+    assert sorted(executions(tmp_path / "executions")) == ["1", "2"]
