@@ -20,6 +20,16 @@ BOMB = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
     for a, b in zip("abcdefgh", "bcdefghi", strict=True)
 )
 
+SHARED = (
+    "template:\n"
+    "  prep: {cmd: 'prep {data}', shared: true}\n"
+    "  train: 'train {prep._output} {seed}'\n"
+    "  test: t\n"
+    "default: {seed: 0}\n"
+    "---\n"
+    "data: [a, b]\n"
+)
+
 CASES = [
     # (id, sweep text, extra arguments, expected part of the message)
     (
@@ -88,7 +98,7 @@ CASES = [
         "template:\n  train: {cmd: run, gpu: 1}\n---\nlr: [1]\n",
         [],
         "params.yaml: template.train.gpu: unknown key `gpu`; did you mean `gpus`? "
-        "valid keys: cache, cmd, gpus, pack, resources, retries",
+        "valid keys: cache, cmd, gpus, over, pack, per, resources, retries, shared",
     ),
     (
         "unknown-placeholder",
@@ -748,6 +758,125 @@ CASES = [
         [],
         "params.yaml: document 2: a search space (distributions without `_samples`); run "
         "`exptflow tune` to search it, or add `_samples: N` to draw N at random",
+    ),
+    # Shared stages (`shared: true`, `per`, `over`, `{stage._output}`).
+    (
+        "shared-per-unknown-param",
+        SHARED.replace("shared: true", "shared: true, per: [dta]"),
+        [],
+        "params.yaml: template.prep.per[0]: unknown param `dta`; did you mean `data`? name a "
+        "param of `default` or of a grid document",
+    ),
+    (
+        "shared-over-unknown-param",
+        SHARED.replace("shared: true", "shared: true, over: [sed]"),
+        [],
+        "params.yaml: template.prep.over[0]: unknown param `sed`; did you mean `seed`?",
+    ),
+    (
+        "shared-per-an-alias",
+        SHARED.replace("shared: true", "shared: true, per: [data, size]").replace(
+            "default:", "alias: {size: {big: {seed: 1}}}\ndefault:"
+        ),
+        [],
+        "params.yaml: template.prep.per[1]: `size` is an alias; name the params it sets (seed)",
+    ),
+    (
+        "shared-per-not-a-list",
+        SHARED.replace("shared: true", "shared: true, per: data"),
+        [],
+        "params.yaml: template.prep.per: a str; give a list of params, e.g. `[data, vocab]`",
+    ),
+    (
+        "shared-not-a-boolean",
+        SHARED.replace("shared: true", "shared: yes please"),
+        [],
+        "params.yaml: template.prep.shared: 'yes please' is not true or false; write "
+        "`shared: true`",
+    ),
+    (
+        "per-without-shared",
+        SHARED.replace("shared: true", "per: [data]"),
+        [],
+        "params.yaml: template.prep.per: only a shared stage has a key; add `shared: true`",
+    ),
+    (
+        "shared-per-and-over",
+        SHARED.replace("shared: true", "shared: true, per: [data], over: [seed]"),
+        [],
+        "params.yaml: template.prep.over: give `per` (the params the stage is keyed on) or "
+        "`over` (those it gathers), not both",
+    ),
+    (
+        "shared-uses-a-param-outside-its-key",
+        SHARED.replace("shared: true", "shared: true, per: [seed]"),
+        [],
+        "params.yaml: template.prep: uses `data`, which is not in the shared stage's key; add "
+        "it to `per`",
+    ),
+    (
+        "shared-over-a-param-it-uses",
+        SHARED.replace("shared: true", "shared: true, over: [data]"),
+        [],
+        "params.yaml: template.prep: uses `data`, which is not in the shared stage's key; "
+        "remove it from `over`",
+    ),
+    (
+        "shared-with-an-empty-key",
+        SHARED.replace("prep {data}", "prep"),
+        [],
+        "params.yaml: template.prep: a shared stage keyed on no param would run once for the "
+        "whole sweep; name its key with `per: [PARAM, ...]`, or write `per: []` to run it once",
+    ),
+    (
+        "output-of-a-stage-that-is-not-shared",
+        SHARED.replace("{prep._output}", "{train._output}").replace(
+            "test: t", "test: t {train._output}"
+        ),
+        [],
+        "params.yaml: template.test: {train._output}: `train` is not shared: it writes this "
+        "experiment's directory; write {_output} (or `shared: true` on `train`)",
+    ),
+    (
+        "output-of-an-unknown-stage",
+        SHARED.replace("test: t", "test: t {later._output}"),
+        [],
+        "params.yaml: template.test: {later._output}: unknown stage `later`; stages: prep, "
+        "train, test",
+    ),
+    (
+        "output-of-a-stage-that-comes-later",
+        SHARED.replace("prep {data}", "prep {data} {train._output}"),
+        [],
+        "params.yaml: template.prep: {train._output}: `train` does not come before `prep`; a "
+        "stage reads earlier stages",
+    ),
+    (
+        "output-of-a-shared-stage-with-a-wider-key",
+        SHARED.replace("test: t", "test: {cmd: 't {prep._output}', shared: true, per: [seed]}"),
+        [],
+        "params.yaml: template.test: {prep._output}: `prep` is keyed on `data`, which this "
+        "stage's key lacks; add it to `per`",
+    ),
+    (
+        "cmd-runs-a-stage-without-the-shared-one-it-reads",
+        SHARED + "_cmd: [train]\n",
+        [],
+        "params.yaml: document 2._cmd: runs `train`, which reads {prep._output}, without "
+        "`prep`; add `prep`",
+    ),
+    (
+        "shared-and-cached",
+        SHARED.replace("shared: true", "shared: true, cache: true"),
+        [],
+        "params.yaml: template.prep: a shared stage is not cached yet; remove `cache` or `shared`",
+    ),
+    (
+        "shared-stage-in-a-search",
+        SHARED.replace("default:", "search: {minimize: loss, trials: 3}\ndefault:"),
+        [],
+        "params.yaml: template.prep: `exptflow tune` runs no shared stages; remove `shared` or "
+        "`search`",
     ),
 ]
 

@@ -103,6 +103,11 @@ def test_example_sweep_runs_as_slurm_jobs(example_on_slurm) -> None:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     assert len(rows) == 8
     assert all(row["test_state"] == "done" and float(row["test_accuracy"]) > 0.5 for row in rows)
+    # The shared stage over seeds: 5 configurations, one SLURM job each.
+    shared = records(directory, "output/_shared/over-seeds")
+    assert len(shared) == 5 and all(r["state"] == "done" and r["slurm_job_id"] for r in shared)
+    seeds = {row["experiment"]: row["seeds"] for row in rows}
+    assert seeds["hidden=64+lr=0.3+seed=1+weight-decay=0.0"] == "3"
 
 
 # Each train waits (up to 60 s) until both have started: it finishes only if SLURM ran both at
@@ -263,6 +268,38 @@ def test_packed_short_stages_become_a_few_slurm_jobs(tmp_path: Path) -> None:
     submissions = Counter(r["slurm_job_id"] for r in stages)
     assert len(submissions) <= 5, submissions
     assert sorted(submissions.values(), reverse=True)[0] >= 8
+
+
+@slurm
+@pytest.mark.slow
+def test_shared_stages_run_once_per_key_as_slurm_jobs_packed_too(tmp_path: Path) -> None:
+    write_sweep(
+        tmp_path,
+        """
+        template:
+          prep: {cmd: "echo {data} >> runs && echo {data} > {_output}/data", shared: true, pack: 2}
+          train: "echo train >> runs && cat {prep._output}/data > {_output}/data"
+          gather:
+            cmd: "echo gather >> runs && cat $(printf '%s/data ' {train._output}) > {_output}/all"
+            shared: true
+            over: [lr]
+        ---
+        data: [a, b]
+        lr: [1, 2, 3]
+        """,
+    )
+    exptflow(tmp_path, "compile")
+    snakemake(tmp_path, *FAST)
+    assert Counter(executions(tmp_path / "runs")) == {"a": 1, "b": 1, "train": 6, "gather": 2}
+    prep = records(tmp_path, "output/_shared/prep")
+    assert [r["state"] for r in prep] == ["done", "done"]
+    assert len({r["slurm_job_id"] for r in prep}) == 1, "both prep jobs in one submission"
+    gather = records(tmp_path, "output/_shared/gather")
+    assert all(r["slurm_job_id"] for r in gather)
+    assert (tmp_path / "output/_shared/gather/data=b/all").read_text() == "b\nb\nb\n"
+    assert exptflow(tmp_path, "status").stdout.splitlines()[-1] == (
+        "6 experiments, 4 shared jobs, 10 stages: 10 done"
+    )
 
 
 @pytest.mark.slow

@@ -26,6 +26,19 @@ lr: [0.1, 0.01]
 """
 
 
+# Shared stages: before the experiments' own (prep) and after them, gathering (aggregate).
+SHARED_SWEEP = """
+template:
+  prep: {cmd: 'python prep.py --data {data} --out {_output}', shared: true, gpus: 0}
+  train: 'python train.py --data {prep._output} --seed {seed} --out {_output}'
+  aggregate: {cmd: 'python aggregate.py {train._output}', shared: true, over: [seed], pack: 5}
+resource: [0, 1]
+---
+data: [wmt, iwslt]
+seed: [0, 1]
+"""
+
+
 def check_golden(name: str, text: str) -> None:
     golden = GOLDEN / name
     if os.environ.get(REFRESH) == "1":
@@ -46,6 +59,12 @@ def compiled(tmp_path: Path) -> Path:
 
 def test_snakefile_matches_golden(compiled: Path) -> None:
     check_golden("Snakefile", (compiled / "Snakefile").read_text())
+
+
+def test_snakefile_of_shared_stages_matches_golden(tmp_path: Path) -> None:
+    write_sweep(tmp_path, SHARED_SWEEP)
+    compile_sweep(CompileOptions(workdir=str(tmp_path)))
+    check_golden("Snakefile-shared", (tmp_path / "Snakefile").read_text())
 
 
 def test_default_profile_matches_golden(compiled: Path) -> None:

@@ -30,6 +30,12 @@ VARIANTS = {
         "  test: {cmd: 'echo > {_output}/test/out', cache: true, pack: 2}\n"
     ),
     "retries": "template:\n  train: {cmd: 'echo {lr}', retries: 2, resources: {runtime: 30m}}\n",
+    "shared": (
+        "template:\n  prep: {cmd: 'echo {lr}', shared: true, pack: 2}\n"
+        "  train: echo {prep._output} {lr}\n"
+        "  gather: {cmd: 'ls {train._output}', shared: true, per: [], gpus: 0}\n"
+        "resource: [0, 1]\n"
+    ),
     "tune": (
         "template:\n  train: echo {lr}\nsearch: {maximize: score, trials: 4}\n"
         "---\nlr: {loguniform: [1e-4, 1e-1]}\n"

@@ -18,7 +18,7 @@ from exptflow.cli.options import (
     sweep_of,
 )
 from exptflow.cli.selection import add_selection_options, narrowed, without_selection
-from exptflow.layout.paths import ExperimentPaths
+from exptflow.layout.paths import ExperimentPaths, shared_directory
 from exptflow.results.progress import Scope
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
         print(f"exptflow: kept {kept} stage(s) that had finished before the crash")
     plan_, _ = compile_sweep(compile_options(arguments, sweep))
     print_orphans(plan_.orphans, plan_.sweep.source)
-    settled = settle_interrupted(Path(plan_.output), [p.directory_name for p in plan_.experiments])
+    settled = settle_interrupted(Path(plan_.output), plan_.directories())
     if settled:
         print(f"exptflow: {settled} stage(s) of a killed run recorded as killed or lost; rerunning")
     print(summary(plan_))
@@ -101,7 +101,7 @@ def inspects(extra: list[str]) -> bool:
 def scope_of(plan_: Plan, targets: Targets | None) -> Scope:
     """What the progress display counts: the whole sweep, or the stages a selection targets
     (from each experiment's first targeted stage to its last)."""
-    commands = {p.directory_name: p.commands for p in plan_.experiments}
+    commands = _commands(plan_)
     if targets is None:
         return Scope(Path(plan_.output), commands)
     chosen: dict[str, set[str]] = {}
@@ -110,6 +110,21 @@ def scope_of(plan_: Plan, targets: Targets | None) -> Scope:
         if owner:
             chosen.setdefault(owner[0].name, set()).add(owner[1])
     return Scope(Path(plan_.output), {n: _between(commands[n], s) for n, s in chosen.items()})
+
+
+def _commands(plan_: Plan) -> dict[str, dict[str, str]]:
+    """Each experiment's own stages, and each job of a shared stage once, by its directory:
+    those of shared stages before the experiments' own first (prep), the others after."""
+    stages = plan_.sweep.stages
+    first_own = next((i for i, stage in enumerate(stages) if not stage.shared), len(stages))
+    before = {stage.name for stage in stages[:first_own]}
+    shared = {
+        shared_directory(s.job.stage, s.name): {s.job.stage: s.job.command} for s in plan_.shared
+    }
+    own = {p.directory_name: p.commands for p in plan_.experiments}
+    first = {name: job for name, job in shared.items() if next(iter(job)) in before}
+    last = {name: job for name, job in shared.items() if name not in first}
+    return {**first, **own, **last}
 
 
 def _between(commands: dict[str, str], targeted: set[str]) -> dict[str, str]:

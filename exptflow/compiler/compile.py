@@ -21,6 +21,7 @@ from exptflow.layout.jsonfiles import write_atomic
 from exptflow.layout.paths import SweepPaths
 from exptflow.layout.table import recorded_sweep, table_text
 from exptflow.sweep import expand as expansion
+from exptflow.sweep import shared as sharing
 from exptflow.sweep import spec
 
 # Past this many experiments compile asks for --yes: a typo in a grid should not hang a laptop.
@@ -96,10 +97,13 @@ def plan_sweep(options: CompileOptions) -> Plan:
     _check_size(sweep, options)
     experiments = expansion.expand(sweep, options.title, options.sample, options.seed)
     directories, conflicts = identity.assign(experiments, workdir / output, options.rename_changed)
-    if conflicts:
-        raise identity.conflict_error(sweep.source, conflicts)
+    shared, shared_conflicts = identity.assign_shared(
+        sharing.share(sweep, experiments), workdir / output, options.rename_changed
+    )
+    if conflicts or shared_conflicts:
+        raise identity.conflict_error(sweep.source, conflicts + shared_conflicts)
     orphans = expansion.orphans(sweep, experiments)
-    plan = make_plan(sweep, output, experiments, directories, workdir, orphans)
+    plan = make_plan(sweep, output, experiments, directories, workdir, orphans, shared)
     return dataclasses.replace(plan, overrides=options.overrides)
 
 
@@ -159,8 +163,9 @@ def write(plan_: Plan, workdir: str = ".") -> list[Written]:
 def summary(plan_: Plan) -> str:
     counts = plan_.counts()
     jobs = sum(counts.values())
+    shared = f" ({len(plan_.shared)} shared)" if plan_.shared else ""
     return (
-        f"{plan_.sweep.source}: {len(plan_.experiments)} experiments, {jobs} jobs: "
+        f"{plan_.sweep.source}: {len(plan_.experiments)} experiments, {jobs} jobs{shared}: "
         f"{counts[NEW]} new, {counts[DONE]} done, {counts[OUTDATED]} outdated"
     )
 

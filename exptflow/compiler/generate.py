@@ -15,7 +15,7 @@ from string import Template
 
 from exptflow import __version__
 from exptflow.compiler.plan import Plan
-from exptflow.layout.paths import ExperimentPaths, OutputPaths
+from exptflow.layout.paths import SHARED, ExperimentPaths, OutputPaths
 from exptflow.sweep.spec import Stage, rule_name
 
 GENERATED_MARK = "# exptflow-generated sha256="
@@ -64,6 +64,11 @@ IN_PROCESS = (
     "        run_stage(wildcards.experiment, {stage}, params.command, threads, resources, "
     "gpu={gpu}{limit})\n"
 )
+SHARED_IN_PROCESS = (
+    "    run:\n"
+    "        run_shared(wildcards.key, {stage}, params.command, threads, resources, "
+    "gpu={gpu}{limit})\n"
+)
 # The process form names only the rule's own values in its text (what `snakemake --lint`
 # asks): this Python and the GPU slots come through the environment, so the text, a rerun
 # trigger, stays the same when they change.
@@ -73,6 +78,16 @@ AS_PROCESS = """    conda:
         {first}
         {second}
 """
+# The shared stage that comes before a stage in an experiment: one of its jobs.
+AFTER_SHARED = """        shared = EXPERIMENTS[wildcards.experiment].get("shared", {})
+        if stages[position - 1] in shared:
+            return shared_done(shared[stages[position - 1]], stages[position - 1])
+"""
+OWN_STAGES = """
+    if stage not in experiment.get("shared", {})"""
+SHARED_TARGETS = """
+# Each job of a shared stage once.
+ALL_DONE += [shared_done(key, stage) for stage, jobs in SHARED.items() for key in jobs]"""
 # Only sweeps with packed stages carry the process form of the wrapper.
 PROCESS_FORM = """# Stages packed into one cluster submission (`pack`) run the wrapper as a process:
 # inside a group job Snakemake would start a whole Snakemake for each `run:` member.
@@ -129,16 +144,20 @@ def _action(stage: Stage, output: str) -> str:
     if stage.pack:
         return _process_action(stage, output)
     limit = f", time_limit={stage.time_limit:g}" if stage.time_limit else ""
-    return IN_PROCESS.format(stage=json.dumps(stage.name), gpu=stage.uses_gpu, limit=limit)
+    action = SHARED_IN_PROCESS if stage.shared else IN_PROCESS
+    return action.format(stage=json.dumps(stage.name), gpu=stage.uses_gpu, limit=limit)
 
 
 def _process_action(stage: Stage, output: str) -> str:
     directory = shlex.quote(output).replace("{", "{{").replace("}", "}}")
     flags = ' --slots "$EXPTFLOW_SLOTS"' + ("" if stage.uses_gpu else " --no-gpu")
     limit = f" --time-limit {stage.time_limit:g}" if stage.time_limit else ""
+    job = (
+        f"{SHARED}/{stage.name}/{{wildcards.key:q}}" if stage.shared else "{wildcards.experiment:q}"
+    )
     first = (
         f'"$EXPTFLOW_PYTHON" -m exptflow.runtime.job --stage {stage.name} '
-        f"--directory {directory}/{{wildcards.experiment:q}} "
+        f"--directory {directory}/{job} "
     )
     second = f"--command {{params.command:q}} --params {{params.resolved:q}}{flags}{limit}"
     return AS_PROCESS.format(first=json.dumps(first), second=json.dumps(second))
@@ -175,28 +194,54 @@ def _snapshot_onstart(code: str) -> str:
 
 
 def _rule(stage: Stage, has_slots: bool, remaining: int, tune: bool, output: str) -> str:
+    stage_literal = json.dumps(stage.name)
+    if stage.shared:
+        rule_template, resolved = "shared_rule.smk.tmpl", f"shared_params({stage_literal})"
+        wildcard = f"{SHARED}/{stage.name}/{{wildcards.key}}"
+    else:
+        rule_template, resolved = "rule.smk.tmpl", "resolved_params"
+        wildcard = "{wildcards.experiment}"
     # Each job prints the experiment's real command (the rule's `run:` has no shell command).
-    message = _message(stage.name)[:-1] + " {wildcards.experiment}: {params.command}"
+    message = _message(stage.name)[:-1] + f" {wildcard}: {{params.command}}"
     # A message replaces Snakemake's job block, resources included: what a stage asks for.
     asked = (["gpu"] if stage.gpus else []) + list(stage.resources)
     if asked:
         message += " (" + ", ".join(f"{name}={{resources.{name}}}" for name in asked) + ")"
     message += '"'
-    return template("exptflow.workflow", "rule.smk.tmpl").substitute(
+    return template("exptflow.workflow", rule_template).substitute(
         rule=rule_name(stage.name),
         stage=stage.name,
-        stage_literal=json.dumps(stage.name),
+        stage_literal=stage_literal,
         message_literal=message,
         outputs=_outputs(stage),
-        process_params="        resolved=resolved_params,\n" if stage.pack else "",
+        process_params=f"        resolved={resolved},\n" if stage.pack else "",
         directives=_directives(stage, has_slots, remaining, tune),
         action=_action(stage, output),
     )
 
 
-def _imports(packed: bool) -> list[str]:
+def _imports(packed: bool, shared: bool) -> list[str]:
     """The standard library modules the Snakefile uses (the process form needs two more)."""
-    return sorted(["os", "time", *(["json", "sys"] if packed else [])])
+    extra = ["json", "sys"] if packed else ["json"] if shared else []
+    return sorted(["os", "time", *extra])
+
+
+def _shared_functions(plan: Plan, table: str) -> str:
+    """The helpers of shared stages' rules (workflow/shared.smk.tmpl); none without them."""
+    if not plan.shared:
+        return ""
+    done_before, done_after = _around_stage(ExperimentPaths.done)
+    log_before, log_after = _around_stage(ExperimentPaths.latest_log)
+    return template("exptflow.workflow", "shared.smk.tmpl").substitute(
+        output=plan.output,
+        shared=SHARED,
+        table=table,
+        table_literal=json.dumps(table),
+        done_before=done_before,
+        done_after=done_after,
+        log_before=log_before,
+        log_after=log_after,
+    )
 
 
 def snakefile(plan: Plan, table: str) -> str:
@@ -210,6 +255,7 @@ def snakefile(plan: Plan, table: str) -> str:
     )
     packed = any(stage.pack for stage in sweep.stages)
     cached = any(stage.cache for stage in sweep.stages)
+    shared = bool(plan.shared)
     return template("exptflow.workflow", "Snakefile.tmpl").substitute(
         version=__version__,
         sweep=sweep.source,
@@ -220,12 +266,14 @@ def snakefile(plan: Plan, table: str) -> str:
         table=table,
         table_literal=json.dumps(table),
         slots_literal=json.dumps(list(sweep.slots)),
-        imports="\n".join(f"import {name}" for name in _imports(packed)),
+        imports="\n".join(f"import {name}" for name in _imports(packed, shared)),
         process_form=PROCESS_FORM if packed else "",
         process_functions=PROCESS_FUNCTIONS if packed else "",
         cache_location=_cache_location(sweep.stages) if cached else "",
         cache_functions=_cache_functions() if cached else "",
         snapshot_onstart=_snapshot_onstart(sweep.code),
+        shared_functions=_shared_functions(plan, table),
+        after_shared=AFTER_SHARED if shared else "",
         done_before=done_before,
         done_after=done_after,
         log_before=log_before,
@@ -247,7 +295,11 @@ def _targets(plan: Plan, table: str) -> str:
         "collect_message_literal": _message(f"the results table: {outputs.results.as_posix()}"),
     }
     if plan.tune is None:
-        return template("exptflow.workflow", "targets.smk.tmpl").substitute(collect)
+        return template("exptflow.workflow", "targets.smk.tmpl").substitute(
+            collect,
+            shared_targets=SHARED_TARGETS if plan.shared else "",
+            own_stages=OWN_STAGES if plan.shared else "",
+        )
     return template("exptflow.workflow", "tune.smk.tmpl").substitute(
         collect,
         study_literal=json.dumps(plan.tune.study),

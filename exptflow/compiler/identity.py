@@ -6,21 +6,32 @@ param set (say a default changed) is never reused silently.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from exptflow.errors import IdentityConflictError
 from exptflow.layout.jsonfiles import canonical, read_json
-from exptflow.layout.paths import ExperimentPaths, existing_directories
-from exptflow.sweep.expand import Experiment
+from exptflow.layout.paths import SHARED, ExperimentPaths, existing_directories
 from exptflow.sweep.naming import renamed
+from exptflow.sweep.render import Scalar
+from exptflow.sweep.shared import SharedJob
+
+
+class Identified(Protocol):
+    """An experiment, or a job of a shared stage: a directory name and the params it holds."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def params(self) -> Mapping[str, Scalar]: ...
 
 
 @dataclass(frozen=True)
 class Conflict:
-    experiment: Experiment
+    experiment: Identified
     directory: Path
     recorded: Mapping[str, Any]
 
@@ -34,7 +45,7 @@ def _holds(output: Path, name: str, existing: set[str], params: str) -> bool | N
 
 
 def assign(
-    experiments: list[Experiment], output: Path, rename_changed: bool
+    experiments: Sequence[Identified], output: Path, rename_changed: bool
 ) -> tuple[dict[str, str], list[Conflict]]:
     """Experiment name → directory name, and the conflicts left when not renaming."""
     existing = existing_directories(output)
@@ -57,6 +68,19 @@ def assign(
     return directories, conflicts
 
 
+def assign_shared(
+    shared: Mapping[str, list[SharedJob]], output: Path, rename_changed: bool
+) -> tuple[dict[str, list[SharedJob]], list[Conflict]]:
+    """The jobs of shared stages, each in a directory that holds its key's values (or none)."""
+    assigned: dict[str, list[SharedJob]] = {}
+    conflicts: list[Conflict] = []
+    for stage, jobs in shared.items():
+        names, found = assign(jobs, output / SHARED / stage, rename_changed)
+        assigned[stage] = [job._replace(name=names[job.name]) for job in jobs]
+        conflicts += found
+    return assigned, conflicts
+
+
 def _difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     changes = []
     for key in sorted(set(old) | set(new)):
@@ -66,8 +90,11 @@ def _difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
 
 
 def conflict_error(source: str, conflicts: list[Conflict]) -> IdentityConflictError:
+    shared = sum(isinstance(c.experiment, SharedJob) for c in conflicts)
+    what = f"{len(conflicts) - shared} experiment(s)"
+    what += f" and {shared} shared job(s)" if shared else ""
     lines = [
-        f"{source}: {len(conflicts)} experiment(s) would reuse a directory that holds "
+        f"{source}: {what} would reuse a directory that holds "
         "other params (a default, an alias or the template's params changed):"
     ]
     shown = conflicts[:20]

@@ -4,16 +4,19 @@ already done, or outdated (done with another command, or after a stage that reru
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from exptflow.layout.paths import ExperimentPaths, existing_directories
+from exptflow.layout.paths import ExperimentPaths, existing_directories, shared_directory
 from exptflow.layout.record import read_record
 from exptflow.layout.states import StageState
 from exptflow.sweep import render
 from exptflow.sweep.expand import Experiment
-from exptflow.sweep.spec import Sweep
+from exptflow.sweep.render import Scalar
+from exptflow.sweep.shared import SharedJob
+from exptflow.sweep.spec import Stage, Sweep
 
 # A job compile plans is pending (never ran: `new` in compile's counts), done or outdated.
 NEW, DONE, OUTDATED = StageState.PENDING, StageState.DONE, StageState.OUTDATED
@@ -26,14 +29,28 @@ class Job(NamedTuple):  # a tuple: built 3 times per experiment, 300,000 times f
     state: StageState
 
 
+NO_SHARED: Mapping[str, str] = {}
+
+
 class PlannedExperiment(NamedTuple):
     experiment: Experiment
     directory_name: str
-    jobs: tuple[Job, ...]
+    jobs: tuple[Job, ...]  # its own stages' jobs
+    shared: Mapping[str, str] = NO_SHARED  # shared stage -> the name of the job it uses
 
     @property
     def commands(self) -> dict[str, str]:
         return {job.stage: job.command for job in self.jobs}
+
+
+class PlannedShared(NamedTuple):
+    """One job of a shared stage: the experiments it serves, the done files it waits for."""
+
+    job: Job
+    name: str  # its directory: <output>/_shared/<stage>/<name>
+    params: Mapping[str, Scalar]  # its key's values
+    members: tuple[str, ...]  # the experiment directories it serves
+    after: tuple[str, ...]  # done files, relative to the compile directory
 
 
 @dataclass(frozen=True)
@@ -53,13 +70,24 @@ class Plan:
     orphans: tuple[str, ...]
     overrides: tuple[str, ...] = ()  # `-S`, as given: recorded in the table and each run
     tune: Tuning | None = None  # a search's trials instead of the grids' experiments
+    shared: tuple[PlannedShared, ...] = ()  # the jobs of shared stages, each once
 
     @property
     def study(self) -> str | None:
         return self.tune.study if self.tune else None
 
     def jobs(self) -> list[Job]:
-        return [job for planned in self.experiments for job in planned.jobs]
+        """Every job once; with shared stages, stage by stage (prep before train)."""
+        own = [job for planned in self.experiments for job in planned.jobs]
+        if not self.shared:
+            return own
+        order = {name: index for index, name in enumerate(self.sweep.stage_names)}
+        return sorted(own + [shared.job for shared in self.shared], key=lambda j: order[j.stage])
+
+    def directories(self) -> list[str]:
+        """Where its jobs run, relative to the output root: experiments, then shared jobs."""
+        shared = [shared_directory(s.job.stage, s.name) for s in self.shared]
+        return [planned.directory_name for planned in self.experiments] + shared
 
     def counts(self) -> Counter[StageState]:
         return Counter(job.state for job in self.jobs())
@@ -114,7 +142,12 @@ def make_plan(
     directories: dict[str, str],
     workdir: Path,
     orphans: list[str],
+    shared: Mapping[str, list[SharedJob]] | None = None,
 ) -> Plan:
+    if shared:
+        planner = SharedPlanner(sweep, output, experiments, directories, workdir, shared)
+        planned, shared_jobs = planner.plan()
+        return Plan(sweep, output, planned, tuple(orphans), shared=shared_jobs)
     root = workdir / output
     existing = existing_directories(root)
 
@@ -127,3 +160,112 @@ def make_plan(
         for e in experiments
     )
     return Plan(sweep, output, planned, tuple(orphans))
+
+
+class SharedPlanner:
+    """The plan of a sweep with shared stages: stage by stage in template order, since a job's
+    state depends on the jobs before it, of its own experiment or of a shared stage."""
+
+    def __init__(
+        self,
+        sweep: Sweep,
+        output: str,
+        experiments: list[Experiment],
+        directories: dict[str, str],
+        workdir: Path,
+        shared: Mapping[str, list[SharedJob]],
+    ) -> None:
+        self.sweep, self.output, self.workdir = sweep, output, workdir
+        self.experiments = experiments
+        self.by_name = {experiment.name: experiment for experiment in experiments}
+        self.directories = directories
+        self.shared = shared
+        self.job_of = {
+            (job.stage, member): job
+            for jobs in shared.values()
+            for job in jobs
+            for member in job.members
+        }
+        self.states: dict[tuple[str, str], StageState] = {}  # (stage, directory) -> state
+
+    def plan(self) -> tuple[tuple[PlannedExperiment, ...], tuple[PlannedShared, ...]]:
+        own: dict[str, list[Job]] = {experiment.name: [] for experiment in self.experiments}
+        shared: list[PlannedShared] = []
+        for stage in self.sweep.stages:
+            renderer = render.Renderer(stage.tokens)
+            if stage.shared is not None:
+                shared += [
+                    self._shared_job(stage, renderer, job) for job in self.shared[stage.name]
+                ]
+                continue
+            for experiment in self.experiments:
+                if stage.name in experiment.stages:
+                    own[experiment.name].append(self._own_job(stage, renderer, experiment))
+        planned = tuple(
+            PlannedExperiment(e, self.directories[e.name], tuple(own[e.name]), self._uses(e))
+            for e in self.experiments
+        )
+        return planned, tuple(shared)
+
+    def _uses(self, experiment: Experiment) -> dict[str, str]:
+        return {
+            stage: self.job_of[stage, experiment.name].name
+            for stage in experiment.stages
+            if (stage, experiment.name) in self.job_of
+        }
+
+    def directory(self, stage: str, experiment: Experiment) -> str:
+        """Where ``stage`` of ``experiment`` runs: its own directory, or a shared job's."""
+        job = self.job_of.get((stage, experiment.name))
+        name = shared_directory(stage, job.name) if job else self.directories[experiment.name]
+        return f"{self.output}/{name}"
+
+    def _before(self, stage: str, experiment: Experiment) -> tuple[str, str] | None:
+        """The job the experiment runs just before ``stage``: (stage, directory)."""
+        position = experiment.stages.index(stage)
+        if position == 0:
+            return None
+        previous = experiment.stages[position - 1]
+        return previous, self.directory(previous, experiment)
+
+    def _references(self, stage: Stage, members: list[Experiment]) -> dict[str, str]:
+        """``{<stage>._output}``: a shared job's directory, or the directories a shared job
+        gathers."""
+        found = {}
+        for name in render.referenced_stages(stage.tokens):
+            if self.sweep.stage(name).shared is not None:  # one job serves all: spec checks keys
+                found[name + render.OUTPUT_OF] = render.quote(self.directory(name, members[0]))
+            else:
+                found[name + render.OUTPUT_OF] = " ".join(
+                    render.quote(self.directory(name, member)) for member in members
+                )
+        return found
+
+    def _job(self, stage: Stage, command: str, directory: str, after: list[tuple[str, str]]) -> Job:
+        reruns = any(self.states[before] != DONE for before in after)
+        state = _state(ExperimentPaths(self.workdir / directory), stage.name, command, reruns)
+        self.states[stage.name, directory] = state
+        return Job(stage.name, directory, command, state)
+
+    def _own_job(self, stage: Stage, renderer: render.Renderer, experiment: Experiment) -> Job:
+        directory = self.directory(stage.name, experiment)
+        reserved = render.reserved_values(directory, self.directories[experiment.name])
+        reserved.update(self._references(stage, [experiment]))
+        before = self._before(stage.name, experiment)
+        command = renderer(experiment.params, reserved)
+        return self._job(stage, command, directory, [before] if before else [])
+
+    def _shared_job(
+        self, stage: Stage, renderer: render.Renderer, shared: SharedJob
+    ) -> PlannedShared:
+        members = [self.by_name[name] for name in shared.members]
+        directory = f"{self.output}/{shared_directory(stage.name, shared.name)}"
+        reserved = render.reserved_values(directory, shared.name)
+        reserved.update(self._references(stage, members))
+        after = list(
+            dict.fromkeys(b for b in map(lambda m: self._before(stage.name, m), members) if b)
+        )
+        job = self._job(stage, renderer(shared.params, reserved), directory, after)
+        done = tuple(ExperimentPaths(directory).done_file(name) for name, directory in after)
+        dirs = tuple(self.directories[m.name] for m in members)
+        return PlannedShared(job, shared.name, shared.params, dirs, done)

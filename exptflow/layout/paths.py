@@ -9,6 +9,15 @@ import os
 from pathlib import Path
 
 META = ".exptflow"
+# Shared stages' jobs: <output>/_shared/<stage>/<key>/, laid out as an experiment directory.
+SHARED = "_shared"
+# What an output root holds besides experiment directories.
+NOT_EXPERIMENTS = frozenset({META, SHARED})
+
+
+def shared_directory(stage: str, name: str) -> str:
+    """The directory of one job of a shared stage, relative to the output root."""
+    return f"{SHARED}/{stage}/{name}"
 
 
 class ExperimentPaths:
@@ -96,6 +105,10 @@ class ExperimentPaths:
     def done(self, stage: str) -> Path:
         """Written only after the stage exits 0: the file Snakemake waits for."""
         return self.meta / f"{stage}.done"
+
+    def done_file(self, stage: str) -> str:
+        """``done`` as the Snakefile spells it (``./output/...`` stays so)."""
+        return f"{self.meta_file}/{stage}.done"
 
     @classmethod
     def of_done(cls, path: Path) -> tuple[ExperimentPaths, str] | None:

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exptflow.layout.jsonfiles import read_json
-from exptflow.layout.paths import META, StudyPaths, SweepPaths, existing_directories
+from exptflow.layout.paths import (
+    NOT_EXPERIMENTS,
+    ExperimentPaths,
+    StudyPaths,
+    SweepPaths,
+    existing_directories,
+    shared_directory,
+)
 from exptflow.layout.trials import trial_entries
 
 if TYPE_CHECKING:
@@ -87,13 +94,53 @@ def table_text(plan: Plan) -> str:
         **({"study": plan.study, "sort": _best_first(plan)} if plan.study else {}),
     }
     lines = [f"{encode(p.directory_name)}: " + encode(table_entry(p)) for p in plan.experiments]
-    return encode(header)[:-1] + ', "experiments": {\n' + ",\n".join(lines) + "\n}}\n"
+    text = encode(header)[:-1] + ', "experiments": {\n' + ",\n".join(lines) + "\n}"
+    if plan.shared:
+        text += ', "shared": {\n' + _shared_text(plan, encode) + "\n}"
+    return text + "}\n"
+
+
+def _shared_text(plan: Plan, encode: Callable[[Any], str]) -> str:
+    """Each shared stage's jobs, one per line: its key's values, command, what it waits for."""
+    stages: dict[str, list[str]] = {}
+    for shared in plan.shared:
+        entry = {
+            "params": shared.params,
+            "command": shared.job.command,
+            "after": shared.after,
+            "experiments": shared.members,
+        }
+        stages.setdefault(shared.job.stage, []).append(f"{encode(shared.name)}: {encode(entry)}")
+    return ",\n".join(
+        f"{encode(stage)}: {{\n" + ",\n".join(jobs) + "}" for stage, jobs in stages.items()
+    )
 
 
 def table_entry(planned: PlannedExperiment) -> dict[str, Any]:
-    """What the Snakefile reads of one experiment: params, stages and commands."""
+    """What the Snakefile reads of one experiment: params, stages and commands (and which job
+    of each shared stage it uses)."""
     experiment = planned.experiment
-    return {"params": experiment.params, "stages": experiment.stages, "commands": planned.commands}
+    entry = {"params": experiment.params, "stages": experiment.stages, "commands": planned.commands}
+    if planned.shared:
+        entry["shared"] = planned.shared
+    return entry
+
+
+def shared_jobs_of(path: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """What the generated Snakefile of a sweep with shared stages reads: each shared stage's
+    jobs by name."""
+    table = _valid(read_json(path))
+    return table.get("shared", {}) if table is not None else {}
+
+
+def shared_paths(
+    output: str | os.PathLike[str], entry: dict[str, Any]
+) -> dict[str, ExperimentPaths]:
+    """The directories of the shared jobs an experiment (an entry of the table) uses."""
+    return {
+        stage: ExperimentPaths.of(output, shared_directory(stage, name))
+        for stage, name in entry.get("shared", {}).items()
+    }
 
 
 def _best_first(plan: Plan) -> dict[str, Any]:
@@ -169,7 +216,7 @@ class Members:
 def members(output: str | os.PathLike[str], listed: Iterable[str] | None) -> Members:
     """``listed``: the table's experiments, or None when nothing compiled describes ``output``
     (a copied output root, say): then every directory is shown, none marked."""
-    found = existing_directories(output) - {META}
+    found = existing_directories(output) - NOT_EXPERIMENTS
     if listed is None:
         return Members(sorted(found), [], compiled=False)
     in_sweep = list(listed)

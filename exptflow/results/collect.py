@@ -20,9 +20,9 @@ from exptflow.bulk import paused_gc
 from exptflow.layout.jsonfiles import read_json, write_atomic
 from exptflow.layout.mlrunner import MlrunnerPaths
 from exptflow.layout.paths import ExperimentPaths, OutputPaths
-from exptflow.layout.table import members
+from exptflow.layout.table import members, shared_paths
 from exptflow.results.mlrunner import MlrunnerLayout
-from exptflow.results.rows import EXPTFLOW
+from exptflow.results.rows import EXPTFLOW, signature
 from exptflow.results.sources import Layout, Sources, import_parser, sources_from_table
 from exptflow.runtime.liveness import RUNNING
 
@@ -86,13 +86,16 @@ def _collect(sources: Sources, use_cache: bool) -> Collection:
     for name in _names(sources):
         paths = ExperimentPaths.of(sources.output, name)
         layout = _layout(paths, name in sources.experiments, mlrunner)
+        listed = sources.experiments.get(name, {})
         mark = layout.signature(paths, sources)
+        for shared in shared_paths(sources.output, listed).values():  # its shared jobs' files
+            mark += signature(shared, sources)
         entry = cache.get(name)
         if entry is not None and entry["signature"] == mark:
             collection.reused += 1
         else:
             collection.read += 1
-            entry = layout.read(paths, sources.experiments.get(name, {}), sources, parsers)
+            entry = layout.read(paths, listed, sources, parsers)
             entry["signature"] = mark
         if not _is_running(entry):  # a running stage's duration changes: never cache it
             fresh[name] = entry

@@ -14,7 +14,7 @@ from typing import Any
 
 from exptflow.errors import UserInputError
 from exptflow.layout.jsonfiles import write_atomic
-from exptflow.layout.paths import ExperimentPaths, OutputPaths
+from exptflow.layout.paths import ExperimentPaths, OutputPaths, shared_directory
 from exptflow.layout.record import read_record
 from exptflow.results import plot
 from exptflow.results.collect import Collection, collect, results_path, table_columns, write_table
@@ -60,17 +60,26 @@ def stages_page(collection: Collection, sources: Sources) -> str:
         paths = ExperimentPaths.of(sources.output, row["experiment"])
         planned = sources.experiments.get(paths.name, {}).get("commands", {})
         rows += [_stage_row(paths, stage, planned.get(stage)) for stage in collection.stages]
+    for stage, jobs in sources.shared.items():  # each job of a shared stage once
+        for name, job in jobs.items():
+            directory = shared_directory(stage, name)
+            paths = ExperimentPaths.of(sources.output, directory)
+            rows.append(_stage_row(paths, stage, job.get("command"), directory))
     return _page("Stages", STAGE_COLUMNS, [row for row in rows if row])
 
 
-def _stage_row(paths: ExperimentPaths, stage: str, planned: str | None) -> list[str]:
-    """What the stage ran; a stage that never started, with the command it will run."""
+def _stage_row(
+    paths: ExperimentPaths, stage: str, planned: str | None, label: str | None = None
+) -> list[str]:
+    """What the stage ran; a stage that never started, with the command it will run.
+    ``label``: what the row calls the directory (its name, for an experiment)."""
     record = read_record(paths, stage)
+    label = label or paths.name
     if record is None:
-        return [paths.name, stage, "pending", "", planned, "", "", ""] if planned else []
+        return [label, stage, "pending", "", planned, "", "", ""] if planned else []
     started = "" if record.start is None else time.strftime("%F %T", time.localtime(record.start))
     runtime = "" if record.duration is None else f"{record.duration:.2f} s"
-    values = [paths.name, stage, record.state.value, runtime, record.command, record.host]
+    values = [label, stage, record.state.value, runtime, record.command, record.host]
     return [_text(value) for value in [*values, started, record.log]]
 
 

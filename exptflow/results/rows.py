@@ -15,12 +15,13 @@ import os
 import re
 import statistics
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from exptflow.layout.jsonfiles import read_json
 from exptflow.layout.paths import ExperimentPaths
+from exptflow.layout.table import shared_paths
 from exptflow.results.sources import LogRegex, Parser, Sources
 from exptflow.runtime.liveness import stage_status
 
@@ -169,6 +170,13 @@ def apply_parsers(
     return found
 
 
+def _metrics_of(paths: ExperimentPaths, warnings: list[str]) -> dict[str, Any]:
+    metrics = _read_json_object(paths.metrics, warnings)
+    metrics.update(series_last_values(paths.series, warnings))
+    metrics.update(_read_json_object(paths.summary, warnings))
+    return metrics
+
+
 def read_experiment(
     paths: ExperimentPaths,
     entry: dict[str, Any],
@@ -180,7 +188,9 @@ def read_experiment(
     params = read_json(paths.params_file)
     params = params if isinstance(params, dict) else entry.get("params", {})
     stages = entry.get("stages") or paths.recorded_stages()
-    statuses = [stage_status(paths, stage, time.time()) for stage in stages]
+    shared = shared_paths(sources.output, entry)
+    now = time.time()
+    statuses = [stage_status(shared.get(stage, paths), stage, now) for stage in stages]
     record = {
         "params": params,
         "stages": {s.stage: s.record.to_json() if s.record else None for s in statuses},
@@ -188,7 +198,7 @@ def read_experiment(
     return {
         "params": params,
         "stages": {s.stage: [s.state, s.duration] for s in statuses},
-        "metrics": read_metrics(paths, record, sources, parsers, warnings),
+        "metrics": read_metrics(paths, record, sources, parsers, warnings, shared),
         "warnings": warnings,
     }
 
@@ -199,13 +209,16 @@ def read_metrics(
     sources: Sources,
     parsers: Sequence[tuple[str, Parser]],
     warnings: list[str],
+    shared: Mapping[str, ExperimentPaths] | None = None,
 ) -> dict[str, Any]:
-    """Every metric source of one experiment, later ones overriding earlier ones."""
-    metrics = _read_json_object(paths.metrics, warnings)
-    metrics.update(series_last_values(paths.series, warnings))
-    metrics.update(_read_json_object(paths.summary, warnings))
+    """Every metric source of one experiment, later ones overriding earlier ones; those of
+    the shared jobs it uses (``shared``: by stage) first, so that its own values win."""
+    shared = shared or {}
+    metrics: dict[str, Any] = {}
+    for directory in [*shared.values(), paths]:
+        metrics.update(_metrics_of(directory, warnings))
     for regex in sources.regexes:
-        metrics[regex.name] = _log_metric(paths, regex, warnings)
+        metrics[regex.name] = _log_metric(shared.get(regex.stage, paths), regex, warnings)
     metrics.update(apply_parsers(parsers, paths, record, warnings))
     return metrics
 

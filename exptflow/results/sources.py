@@ -8,7 +8,7 @@ import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -56,6 +56,7 @@ class Sources:
     workdir: Path = Path(".")
     compiled: bool = False  # a compiled table describes the root: it says what the sweep is
     include_stale: bool = False  # also the directories the sweep no longer lists
+    shared: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> job -> entry
 
     def fingerprint(self) -> str:
         text = json.dumps([[r.__dict__ for r in self.regexes], list(self.parsers)], sort_keys=True)
@@ -80,6 +81,7 @@ def sources_from_table(
         workdir=workdir,
         compiled=bool(table),
         include_stale=include_stale,
+        shared=table.get("shared", {}),
     )
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from exptflow.errors import ExptflowError
 from exptflow.layout.jsonfiles import read_json
 from exptflow.layout.paths import (
-    META,
+    NOT_EXPERIMENTS,
     ExperimentPaths,
     StudyPaths,
     SweepPaths,
@@ -171,7 +171,7 @@ def earlier_experiments(
     optimizer (a grid run earlier, a search of another space). ``seen``: those read before."""
     seen = {} if seen is None else seen
     root = Path(space.output)
-    for name in sorted(existing_directories(root) - {META} - own - set(seen)):
+    for name in sorted(existing_directories(root) - NOT_EXPERIMENTS - own - set(seen)):
         seen[name] = _seed_from(space, root, name)
     return [past for name, past in seen.items() if past and name not in own]
 

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from exptflow.errors import SweepFileError, UserInputError
 from exptflow.sweep.naming import experiment_name
-from exptflow.sweep.render import RESERVED, Scalar, placeholders
+from exptflow.sweep.render import Scalar, is_reserved, placeholders, referenced_stages
 from exptflow.sweep.spec import Grid, Issues, Sweep, Zipped, join
 
 
@@ -47,6 +47,11 @@ def _resolve(values: Mapping[str, Scalar], sweep: Sweep) -> dict[str, Scalar]:
         else:
             resolved.update(alias.resolve(value))
     return resolved
+
+
+def resolved_defaults(sweep: Sweep) -> dict[str, Scalar]:
+    """``default`` with its aliases resolved: the values every experiment starts from."""
+    return _resolve(sweep.defaults, sweep)
 
 
 def _combinations(grid: Grid) -> Iterator[dict[str, Scalar]]:
@@ -92,6 +97,7 @@ def _stages_of(grid: Grid, sweep: Sweep) -> tuple[str, ...]:
 
 def _check_grid(grid: Grid, stages: tuple[str, ...], sweep: Sweep, issues: Issues) -> None:
     """Every placeholder has a value in every experiment of ``grid``; no boolean in braces."""
+    _check_references_run(grid, stages, sweep, issues)
     samples = _one_of_each_shape(grid)
     if not samples:
         issues.add(join(grid.where, "_exclude"), "excludes every combination; remove a rule")
@@ -104,6 +110,20 @@ def _check_grid(grid: Grid, stages: tuple[str, ...], sweep: Sweep, issues: Issue
             sweep,
             issues,
         )
+
+
+def _check_references_run(
+    grid: Grid, stages: tuple[str, ...], sweep: Sweep, issues: Issues
+) -> None:
+    """An experiment that runs a stage runs the stages whose directories it reads."""
+    for stage in map(sweep.stage, stages):
+        for name in referenced_stages(stage.tokens):
+            if name in sweep.stage_names and name not in stages:
+                issues.add(
+                    join(grid.where, "_cmd"),
+                    f"runs `{stage.name}`, which reads {{{name}._output}}, without `{name}`; "
+                    f"add `{name}`",
+                )
 
 
 def _one_of_each_shape(grid: Grid) -> list[dict[str, Scalar]]:
@@ -123,7 +143,7 @@ def _check_sample(
     for stage in map(sweep.stage, stages):
         for token in placeholders(stage.tokens):
             param = token.param
-            if param in RESERVED or param in sweep.aliases:
+            if is_reserved(param) or param in sweep.aliases:
                 continue
             if param not in sample:
                 some = " (some `_when` block of it)" if grid.conditions else ""
@@ -164,7 +184,7 @@ def _experiments(sweep: Sweep, grids: tuple[Grid, ...]) -> Iterator[Experiment]:
             yield Experiment(name, params, swept, stages, grid.document)
 
 
-def _identity(params: Mapping[str, Scalar]) -> tuple:
+def identity(params: Mapping[str, Scalar]) -> tuple:
     # 1 and True and "1" are different values for a program: keep them apart.
     values = tuple(params.values())
     return (tuple(params), values, tuple(map(type, values)))
@@ -174,7 +194,7 @@ def _merge(experiments: Iterator[Experiment], stage_order: tuple[str, ...]) -> l
     """Identical resolved params run once, with every stage any of their documents asks for."""
     merged: dict[tuple, Experiment] = {}
     for experiment in experiments:
-        key = _identity(experiment.params)
+        key = identity(experiment.params)
         first = merged.get(key)
         if first is None:
             merged[key] = experiment

@@ -11,8 +11,8 @@ from functools import lru_cache
 Scalar = str | int | float | bool
 
 # ``${VAR}`` is shell, not a placeholder; names start with a letter or ``_`` so that
-# shell globs such as ``[0-9]`` stay shell.
-_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][\w\-]*)\}|\[([A-Za-z_][\w\-]*)\]")
+# shell globs such as ``[0-9]`` stay shell. ``{prep._output}`` is another stage's directory.
+_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][\w\-]*(?:\._output)?)\}|\[([A-Za-z_][\w\-]*)\]")
 _LINE_BREAKS = re.compile(r"\s*\n\s*")
 # ``{lr`` or ``[lr`` before a space, the end or a closing bracket: possibly a placeholder
 # missing its own closing bracket (the caller keeps only names the sweep knows).
@@ -20,6 +20,9 @@ _OPENED = re.compile(r"(?<!\$)([{\[])([A-Za-z_][\w\-]*)(?=\s|$|[}\]])")
 _CLOSER = {"{": "}", "[": "]"}
 
 RESERVED = ("_output", "_name", "_time")
+# ``{<stage>._output}``: the directory of an earlier (shared) stage, or of the experiments a
+# shared stage gathers.
+OUTPUT_OF = "._output"
 # The wrapper exports the start time of each job; rendering it at compile time would make
 # every recompile look like a change.
 TIME_EXPANSION = '"$EXPTFLOW_TIME"'
@@ -70,6 +73,27 @@ def placeholders(tokens: tuple[Token, ...]) -> list[Placeholder]:
     return [token for token in tokens if isinstance(token, Placeholder)]
 
 
+def is_reserved(param: str) -> bool:
+    """``{_output}``, ``{_name}``, ``{_time}`` and ``{<stage>._output}``: not params."""
+    return param in RESERVED or param.endswith(OUTPUT_OF)
+
+
+def stage_of(param: str) -> str | None:
+    """The stage whose directory ``{<stage>._output}`` names; None for any other placeholder."""
+    return param[: -len(OUTPUT_OF)] if param.endswith(OUTPUT_OF) else None
+
+
+def referenced_stages(tokens: tuple[Token, ...]) -> list[str]:
+    """The stages whose directories a command reads, in order, each once."""
+    found = (stage_of(token.param) for token in placeholders(tokens))
+    return list(dict.fromkeys(stage for stage in found if stage))
+
+
+def used_params(tokens: tuple[Token, ...]) -> set[str]:
+    """The params a command uses (not the reserved names nor other stages' directories)."""
+    return {token.param for token in placeholders(tokens) if not is_reserved(token.param)}
+
+
 def format_value(value: Scalar) -> str:
     """The text of a value as the program sees it (floats round-trip exactly)."""
     if isinstance(value, float):
@@ -111,7 +135,7 @@ class Renderer:
                 parts.append(repr(token))
             elif token.param == "_time" and quoting == "'":
                 parts.append(repr(TIME_IN_SINGLE_QUOTES))
-            elif token.param in RESERVED:
+            elif is_reserved(token.param):
                 parts.append(f"reserved[{token.param!r}]")
             elif token.flag:
                 parts.append(f"flag({token.param!r}, params[{token.param!r}])")

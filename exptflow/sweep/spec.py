@@ -49,7 +49,7 @@ CONFIG_KEYS = (
 METRIC_KEYS = ("reduce", "regex", "stage")
 REDUCERS = ("last", "first", "max", "min", "mean")
 PARSER_FORM = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-STAGE_KEYS = ("cache", "cmd", "gpus", "pack", "resources", "retries")
+STAGE_KEYS = ("cache", "cmd", "gpus", "over", "pack", "per", "resources", "retries", "shared")
 # `code`: where stages run from: the live working tree, or a snapshot of the commit.
 CODE_MODES = ("live", "snapshot", "snapshot+uncommitted")
 GRID_KEYS = (
@@ -174,6 +174,18 @@ def check_scalar(value: object, where: str, issues: Issues) -> bool:
 
 
 @dataclass(frozen=True)
+class SharedKey:
+    """What a shared stage (``shared: true``) is keyed on: one job per distinct value of it.
+
+    ``per``: these params; ``over``: every param but these (an aggregate over seeds); neither:
+    the params its command uses, and the keys of the shared stages whose directories it reads.
+    """
+
+    per: tuple[str, ...] | None = None
+    over: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Stage:
     """One ``template`` entry: a shell command and how to run it."""
 
@@ -186,6 +198,7 @@ class Stage:
     pack: int | None = None  # on a cluster: this many of the stage's jobs per submission
     time_limit: float | None = None  # seconds: `resources.runtime`, enforced by the wrapper
     cache: bool = False  # its directory `{_output}/<stage>` goes to Snakemake's output cache
+    shared: SharedKey | None = None  # one job per key instead of one per experiment
 
     @property
     def uses_gpu(self) -> bool:
@@ -210,6 +223,7 @@ class Stage:
         if pack == 0:
             issues.add(join(where, "pack"), "0 jobs per submission; write e.g. `pack: 20`")
         cache = _cache(data.get("cache", False), stage, join(where, "cache"), issues)
+        shared = _shared_key(data, where, issues)
         if stage is None:
             return None
         limit = duration_seconds(data.get("resources", {}).get("runtime")) if resources else None
@@ -223,6 +237,7 @@ class Stage:
             pack or None,
             limit,
             cache=cache,
+            shared=shared,
         )
 
     @classmethod
@@ -260,6 +275,36 @@ def writes_own_directory(tokens: tuple[Token, ...], stage: str) -> bool:
         and own.match(following)
         for token, following in itertools.pairwise(tokens)
     )
+
+
+def _shared_key(data: Mapping, where: str, issues: Issues) -> SharedKey | None:
+    flag = data.get("shared", False)
+    if not isinstance(flag, bool):
+        what = f"{shown(flag)} is not true or false; write `shared: true`"
+        issues.add(join(where, "shared"), what)
+        return None
+    per, over = (_param_names(data.get(key), join(where, key), issues) for key in ("per", "over"))
+    if not flag:
+        for key in ("per", "over"):
+            if key in data:
+                issues.add(join(where, key), "only a shared stage has a key; add `shared: true`")
+        return None
+    if per is not None and over is not None:
+        issues.add(
+            join(where, "over"),
+            "give `per` (the params the stage is keyed on) or `over` (those it gathers), not both",
+        )
+    return SharedKey(per, over)
+
+
+def _param_names(data: object, where: str, issues: Issues) -> tuple[str, ...] | None:
+    if data is None:
+        return None
+    if not isinstance(data, list):
+        issues.add(where, f"{kind(data)}; give a list of params, e.g. `[data, vocab]`")
+        return None
+    valid = [check_param_name(name, f"{where}[{i}]", issues) for i, name in enumerate(data)]
+    return tuple(data) if all(valid) else None
 
 
 def _describe_empty(value: object) -> str:
@@ -938,8 +983,10 @@ class Sweep:
 
     @property
     def template_params(self) -> set[str]:
-        """Every param some stage's template uses, as ``{p}`` or ``[p]``."""
-        return {t.param for stage in self.stages for t in render.placeholders(stage.tokens)}
+        """Every param some stage's template uses, as ``{p}`` or ``[p]``, or a shared stage
+        names in its key (``per``)."""
+        used = {t.param for stage in self.stages for t in render.placeholders(stage.tokens)}
+        return used.union(*(stage.shared.per or () for stage in self.stages if stage.shared))
 
     @property
     def naming_only(self) -> set[str]:
@@ -975,6 +1022,7 @@ class Sweep:
         )
         sweep._check_references(issues)
         _check_unused(sweep, documents, issues)
+        _check_shared(sweep, issues)
         if "search" not in config:
             _check_spaces_have_samples(sweep.grids, issues)
         issues.raise_if_any()
@@ -1003,6 +1051,20 @@ class Sweep:
             alias = self.aliases.get(param)
             if alias and not alias.copies_to:
                 _check_alias_values(alias, (value,), join("default", param), issues)
+
+    def key_params(self, stage: Stage) -> frozenset[str]:
+        """The params a shared stage is keyed on (an experiment has some of them)."""
+        assert stage.shared is not None
+        if stage.shared.per is not None:
+            return frozenset(stage.shared.per)
+        if stage.shared.over is not None:
+            return frozenset(self._param_universe() - set(stage.shared.over))
+        key = set(render.used_params(stage.tokens))
+        earlier = self.stage_names[: self.stage_names.index(stage.name)]
+        for name in render.referenced_stages(stage.tokens):
+            if name in earlier and self.stage(name).shared:
+                key |= self.key_params(self.stage(name))
+        return frozenset(key)
 
     def _param_universe(self) -> set[str]:
         known = set(self.defaults)
@@ -1066,6 +1128,74 @@ def _key_setting(data: Mapping[str, Any], param: str) -> str:
     return ""
 
 
+def _check_shared(sweep: Sweep, issues: Issues) -> None:
+    """Shared stages' keys and every ``{<stage>._output}``."""
+    known = sweep._param_universe()
+    for stage in sweep.stages:
+        where = join("template", stage.name)
+        for name in render.referenced_stages(stage.tokens):
+            what = _reference_problem(sweep, stage, name)
+            if what:
+                issues.add(where, f"{{{name}._output}}: {what}")
+        if stage.shared is None:
+            continue
+        if sweep.search is not None:
+            issues.add(where, "`exptflow tune` runs no shared stages; remove `shared` or `search`")
+        if stage.cache:
+            issues.add(where, "a shared stage is not cached yet; remove `cache` or `shared`")
+        for key in ("per", "over"):
+            for index, param in enumerate(getattr(stage.shared, key) or ()):
+                at = f"{where}.{key}[{index}]"
+                if param in sweep.aliases:
+                    targets = ", ".join(sweep.aliases[param].targets())
+                    issues.add(at, f"`{param}` is an alias; name the params it sets ({targets})")
+                elif param not in known:
+                    issues.add(at, _unknown_param(param, known))
+        _check_key(sweep, stage, where, issues)
+
+
+def _unknown_param(param: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(param, sorted(known), n=1)
+    hint = f"did you mean `{close[0]}`? " if close else ""
+    return f"unknown param `{param}`; {hint}name a param of `default` or of a grid document"
+
+
+def _reference_problem(sweep: Sweep, stage: Stage, name: str) -> str | None:
+    if name not in sweep.stage_names:
+        what = unknown_key(name, sweep.stage_names).replace("key", "stage", 1)
+        return what.replace("valid keys", "stages")
+    names = sweep.stage_names
+    if names.index(name) >= names.index(stage.name):
+        return f"`{name}` does not come before `{stage.name}`; a stage reads earlier stages"
+    other = sweep.stage(name)
+    if other.shared is None and stage.shared is None:
+        return (
+            f"`{name}` is not shared: it writes this experiment's directory; write {{_output}} "
+            f"(or `shared: true` on `{name}`)"
+        )
+    if other.shared is None or stage.shared is None:
+        return None
+    missing = sorted(sweep.key_params(other) - sweep.key_params(stage))
+    if missing:
+        listed = ", ".join(f"`{param}`" for param in missing)
+        return f"`{name}` is keyed on {listed}, which this stage's key lacks; add it to `per`"
+    return None
+
+
+def _check_key(sweep: Sweep, stage: Stage, where: str, issues: Issues) -> None:
+    assert stage.shared is not None
+    key = sweep.key_params(stage)
+    for param in sorted(render.used_params(stage.tokens) - key):
+        fix = "remove it from `over`" if stage.shared.over is not None else "add it to `per`"
+        issues.add(where, f"uses `{param}`, which is not in the shared stage's key; {fix}")
+    if not key and stage.shared.per is None:
+        issues.add(
+            where,
+            "a shared stage keyed on no param would run once for the whole sweep; name its key "
+            "with `per: [PARAM, ...]`, or write `per: []` to run it once",
+        )
+
+
 def _search(config: dict[str, Any], issues: Issues) -> Search | None:
     return Search.from_mapping(config["search"], issues) if "search" in config else None
 
@@ -1107,7 +1237,7 @@ def _check_placeholders(stage: Stage, known: set[str], aliases: Mapping, issues:
         elif token.param in aliases:
             targets = ", ".join(aliases[token.param].targets())
             issues.add(where, f"{shown} is an alias; use the params it sets ({targets})")
-        elif token.param not in known and token.param not in RESERVED:
+        elif token.param not in known and not render.is_reserved(token.param):
             close = difflib.get_close_matches(token.param, sorted(known), n=1)
             hint = f"did you mean `{close[0]}`? " if close else ""
             issues.add(
