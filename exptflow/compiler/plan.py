@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from exptflow.layout.paths import ExperimentPaths, existing_directories, shared_directory
+from exptflow.layout.paths import SHARED, ExperimentPaths, existing_directories, shared_directory
 from exptflow.layout.record import read_record
 from exptflow.layout.states import StageState
 from exptflow.sweep import render
@@ -187,6 +187,13 @@ class SharedPlanner:
             for member in job.members
         }
         self.states: dict[tuple[str, str], StageState] = {}  # (stage, directory) -> state
+        # What the output root holds: a job whose directory is not there is new (no stat).
+        root = workdir / output
+        self.existing = {f"{output}/{name}" for name in existing_directories(root)}
+        for stage in shared:
+            found = existing_directories(root / SHARED / stage)
+            self.existing |= {f"{output}/{shared_directory(stage, name)}" for name in found}
+        self.references = {s.name: render.referenced_stages(s.tokens) for s in sweep.stages}
 
     def plan(self) -> tuple[tuple[PlannedExperiment, ...], tuple[PlannedShared, ...]]:
         own: dict[str, list[Job]] = {experiment.name: [] for experiment in self.experiments}
@@ -232,7 +239,7 @@ class SharedPlanner:
         """``{<stage>._output}``: a shared job's directory, or the directories a shared job
         gathers."""
         found = {}
-        for name in render.referenced_stages(stage.tokens):
+        for name in self.references[stage.name]:
             if self.sweep.stage(name).shared is not None:  # one job serves all: spec checks keys
                 found[name + render.OUTPUT_OF] = render.quote(self.directory(name, members[0]))
             else:
@@ -242,15 +249,19 @@ class SharedPlanner:
         return found
 
     def _job(self, stage: Stage, command: str, directory: str, after: list[tuple[str, str]]) -> Job:
-        reruns = any(self.states[before] != DONE for before in after)
-        state = _state(ExperimentPaths(self.workdir / directory), stage.name, command, reruns)
+        if directory in self.existing:
+            reruns = any(self.states[before] != DONE for before in after)
+            state = _state(ExperimentPaths(self.workdir / directory), stage.name, command, reruns)
+        else:
+            state = NEW
         self.states[stage.name, directory] = state
         return Job(stage.name, directory, command, state)
 
     def _own_job(self, stage: Stage, renderer: render.Renderer, experiment: Experiment) -> Job:
         directory = self.directory(stage.name, experiment)
         reserved = render.reserved_values(directory, self.directories[experiment.name])
-        reserved.update(self._references(stage, [experiment]))
+        if self.references[stage.name]:
+            reserved.update(self._references(stage, [experiment]))
         before = self._before(stage.name, experiment)
         command = renderer(experiment.params, reserved)
         return self._job(stage, command, directory, [before] if before else [])
