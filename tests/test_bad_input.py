@@ -866,10 +866,12 @@ CASES = [
         "`prep`; add `prep`",
     ),
     (
-        "shared-and-cached",
+        "shared-and-cached-elsewhere",
         SHARED.replace("shared: true", "shared: true, cache: true"),
         [],
-        "params.yaml: template.prep: a shared stage is not cached yet; remove `cache` or `shared`",
+        "params.yaml: template.prep.cache: a cached stage keeps its results in `{_output}/prep` "
+        "(the directory the cache stores and restores); write them there, e.g. "
+        "`--out {_output}/prep`",
     ),
     (
         "shared-stage-in-a-search",

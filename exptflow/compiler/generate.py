@@ -100,6 +100,10 @@ CACHED_OUTPUTS = """        done=done("{{experiment}}", {stage}),
         record=stage_record("{{experiment}}", {stage}),
         result=directory(stage_directory("{{experiment}}", {stage})),
 """
+CACHED_SHARED_OUTPUTS = """        done=shared_done("{{key}}", {stage}),
+        record=stage_record({job}, {stage}),
+        result=directory(stage_directory({job}, {stage})),
+"""
 CACHE_LOCATION = """# Stages with `cache: true` share results between sweeps through Snakemake's
 # output cache (the profile's `cache`): in $SNAKEMAKE_OUTPUT_CACHE, by default under
 # ~/.cache/exptflow.
@@ -169,9 +173,15 @@ def _message(text: str) -> str:
 
 
 def _outputs(stage: Stage) -> str:
+    stage_literal = json.dumps(stage.name)
+    if stage.shared and stage.cache:
+        job = json.dumps(f"{SHARED}/{stage.name}/{{key}}")  # its directory under OUTPUT
+        return CACHED_SHARED_OUTPUTS.format(stage=stage_literal, job=job)
+    if stage.shared:
+        return f'        shared_done("{{key}}", {stage_literal}),\n'
     if stage.cache:
-        return CACHED_OUTPUTS.format(stage=json.dumps(stage.name))
-    return f'        done("{{experiment}}", {json.dumps(stage.name)}),\n'
+        return CACHED_OUTPUTS.format(stage=stage_literal)
+    return f'        done("{{experiment}}", {stage_literal}),\n'
 
 
 def _cache_location(stages: tuple[Stage, ...]) -> str:

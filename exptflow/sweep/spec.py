@@ -1141,8 +1141,6 @@ def _check_shared(sweep: Sweep, issues: Issues) -> None:
             continue
         if sweep.search is not None:
             issues.add(where, "`exptflow tune` runs no shared stages; remove `shared` or `search`")
-        if stage.cache:
-            issues.add(where, "a shared stage is not cached yet; remove `cache` or `shared`")
         for key in ("per", "over"):
             for index, param in enumerate(getattr(stage.shared, key) or ()):
                 at = f"{where}.{key}[{index}]"
