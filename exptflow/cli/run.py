@@ -7,7 +7,6 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from exptflow.cli.options import (
     add_compile_options,
@@ -18,12 +17,8 @@ from exptflow.cli.options import (
     sweep_of,
 )
 from exptflow.cli.selection import add_selection_options, narrowed, without_selection
-from exptflow.layout.paths import ExperimentPaths, shared_directory
-from exptflow.results.progress import Scope
-
-if TYPE_CHECKING:
-    from exptflow.compiler.plan import Plan
-    from exptflow.compiler.subset import Targets
+from exptflow.layout.paths import ExperimentPaths
+from exptflow.results.progress import Scope, scope_of
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -96,41 +91,6 @@ INSPECTING = {
 
 def inspects(extra: list[str]) -> bool:
     return any(argument.split("=")[0] in INSPECTING for argument in extra)
-
-
-def scope_of(plan_: Plan, targets: Targets | None) -> Scope:
-    """What the progress display counts: the whole sweep, or the stages a selection targets
-    (from each experiment's first targeted stage to its last)."""
-    commands = _commands(plan_)
-    if targets is None:
-        return Scope(Path(plan_.output), commands)
-    chosen: dict[str, set[str]] = {}
-    for file in (*targets.run, *targets.forced):
-        owner = ExperimentPaths.of_done(Path(file))
-        if owner:
-            chosen.setdefault(owner[0].name, set()).add(owner[1])
-    return Scope(Path(plan_.output), {n: _between(commands[n], s) for n, s in chosen.items()})
-
-
-def _commands(plan_: Plan) -> dict[str, dict[str, str]]:
-    """Each experiment's own stages, and each job of a shared stage once, by its directory:
-    those of shared stages before the experiments' own first (prep), the others after."""
-    stages = plan_.sweep.stages
-    first_own = next((i for i, stage in enumerate(stages) if not stage.shared), len(stages))
-    before = {stage.name for stage in stages[:first_own]}
-    shared = {
-        shared_directory(s.job.stage, s.name): {s.job.stage: s.job.command} for s in plan_.shared
-    }
-    own = {p.directory_name: p.commands for p in plan_.experiments}
-    first = {name: job for name, job in shared.items() if next(iter(job)) in before}
-    last = {name: job for name, job in shared.items() if name not in first}
-    return {**first, **own, **last}
-
-
-def _between(commands: dict[str, str], targeted: set[str]) -> dict[str, str]:
-    stages = list(commands)
-    positions = [stages.index(stage) for stage in targeted]
-    return {s: commands[s] for s in stages[min(positions) : max(positions) + 1]}
 
 
 def rerun_command(scope: Scope, names: list[str]) -> str:
