@@ -18,6 +18,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests on the one SLURM cluster run in turn (one xdist group): side by side they
+    would wait on each other's jobs for the cluster's GPUs and cores."""
+    for item in items:
+        if any(
+            str(mark.kwargs.get("reason", "")).startswith("no SLURM cluster")
+            for mark in item.iter_markers("skipif")
+        ):
+            item.add_marker(pytest.mark.xdist_group("slurm"))
+
+
 def _own_directory(
     factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> Path:
