@@ -11,13 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from test_cluster import FAST, slurm
 
 from conftest import (
     executions,
     exptflow,
     records,
-    snakemake,
     start,
     state_of,
     wait_for,
@@ -159,20 +157,7 @@ def test_the_cache_location_defaults_to_the_users_cache_dir(
     assert output_cache_dir() == tmp_path / "mine"
 
 
-@slurm
-@pytest.mark.parametrize("sweep", [SWEEP, PACKED], ids=["in-process", "packed"])
-def test_a_second_project_on_slurm_gets_prep_from_the_cache(tmp_path: Path, sweep: str) -> None:
-    first_dir = project(tmp_path, "first", sweep)
-    exptflow(first_dir, "compile")
-    snakemake(first_dir, *FAST)
-    assert len(executions(tmp_path / "prep-runs")) == 2
-    second_dir = project(tmp_path, "second", sweep)
-    exptflow(second_dir, "compile")
-    snakemake(second_dir, *FAST)
-    assert len(executions(tmp_path / "prep-runs")) == 2, "prep ran again"
-    assert (second_dir / "output/data=wmt/model.txt").read_text() == "prepared wmt\n"
-    trains = [r for r in records(second_dir) if r["stage"] == "train"]
-    assert len(trains) == 2 and all(r["slurm_job_id"] for r in trains)
+# On SLURM, in-process and packed: tests/test_compose.py (a shared cached prep there).
 
 
 def test_a_kill_after_a_cached_stage_finished_keeps_it(tmp_path: Path) -> None:
