@@ -84,7 +84,7 @@ def test_killed_search_resumes_and_tells_every_trial_once(tmp_path: Path) -> Non
     (tmp_path / "go").touch()
     resumed = exptflow(tmp_path, "tune", "--cores", "2")
 
-    trials = told(tmp_path)
+    trials, paths = told(tmp_path), study(tmp_path)
     assert sorted(trials) == list(range(12)), "12 trials told in all"
     assert {t["state"] for t in trials.values()} == {"complete"}
     starts = Counter(executions(tmp_path / "started"))
@@ -92,10 +92,37 @@ def test_killed_search_resumes_and_tells_every_trial_once(tmp_path: Path) -> Non
     assert all(starts[name] == 2 for name in interrupted), "killed trials run again"
     assert sum(starts.values()) == 12 + len(interrupted)
     assert "trial 12/12" in resumed.stdout
+    # `exptflow tune` proposed every batch; the Snakefile's jobs waited for it.
+    logs = [paths.batch_log(2, batch).read_text() for batch in range(6)]
+    assert all(log.count("proposed before this job") == 2 for log in logs), logs
     best = min(trials.values(), key=lambda t: t["value"])
     assert f"best: loss {best['value']:.6g}" in resumed.stdout
     shown = exptflow(tmp_path, "show").stdout.splitlines()
     assert shown[1].startswith(best["experiment"]), "show puts the best trial first"
+
+
+def test_snakemake_alone_finishes_a_search_that_exptflow_tune_started(tmp_path: Path) -> None:
+    write_sweep(tmp_path, OBJECTIVE)
+    search = start(tmp_path, sys.executable, "-m", "exptflow.cli", "tune", "--cores", "2")
+    wait_for(lambda: len(executions(tmp_path / "started")) == 7, what="seven trials to start")
+    os.kill(search.pid, signal.SIGKILL)
+    search.wait()
+    wait_for(lambda: not processes_in(tmp_path), what="the killed search's Snakemake to stop")
+    proposed_before = set(study(tmp_path).numbers())
+
+    (tmp_path / "go").touch()
+    snakemake(tmp_path, "--unlock")
+    snakemake(tmp_path, "--cores", "2", "--rerun-incomplete")
+
+    trials, paths = told(tmp_path), study(tmp_path)
+    assert sorted(trials) == list(range(12)), "the Snakefile's own jobs told every trial"
+    assert {t["state"] for t in trials.values()} == {"complete"}
+    proposed_by_jobs = set(range(12)) - proposed_before
+    assert proposed_by_jobs, "the jobs proposed the trials the killed search had not"
+    for number in proposed_by_jobs:
+        log = paths.batch_log(2, number // 2).read_text()
+        assert f"trial {number + 1}: " in log and "trials and earlier experiments" in log, log
+    assert len(paths.tune_log.read_text().splitlines()) == 12, "each trial told once"
 
 
 FAILING = """

@@ -253,6 +253,7 @@ class StudyPaths:
 
     settings = _File("study.json")  # the search block and space it was made for
     tune_log = _File("tune.log")  # each trial told, and the best so far
+    lock = _File("suggest.lock")  # held to tell or propose: one process at a time
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
@@ -267,6 +268,18 @@ class StudyPaths:
 
     def told(self, number: int | str) -> Path:
         return self.root / f"trial-{number}.told.json"
+
+    def all_told(self, size: int, parity: int | str) -> Path:
+        """The mark that every other batch (the even ones or the odd ones) was proposed,
+        up to two past the budget, whose jobs tell the last trials."""
+        return self.root / f"batches{size}-{parity}.told"
+
+    def all_told_log(self, size: int, parity: int | str) -> Path:
+        return self.root / f"batches{size}-{parity}.log"
+
+    def batch_lock(self, size: int, batch: int | str) -> Path:
+        """Held by the ``exptflow tune`` that will propose the batch: its job waits for it."""
+        return self.root / f"batch{size}-{batch}.lock"
 
     def batch_log(self, size: int, batch: int | str) -> Path:
         """What the job that proposed a batch said."""

@@ -24,7 +24,7 @@ from exptflow.layout.paths import (
     existing_directories,
     shared_directory,
 )
-from exptflow.layout.trials import trial_entries
+from exptflow.layout.trials import Ledger, trial_entries
 
 if TYPE_CHECKING:
     from exptflow.compiler.plan import Plan, PlannedExperiment
@@ -55,14 +55,17 @@ class Trials(dict[str, dict[str, Any]]):
 
     def __init__(self, experiments: dict[str, dict[str, Any]], study: StudyPaths) -> None:
         super().__init__(experiments)
-        self.study = study
-        self.update(trial_entries(study))
+        self.ledger = Ledger(study)
+        self._read_new_trials()
 
     def __missing__(self, name: str) -> dict[str, Any]:
-        self.update(trial_entries(self.study))
+        self._read_new_trials()
         if name not in self:
             raise KeyError(name)
         return self[name]
+
+    def _read_new_trials(self) -> None:
+        self.update({p.experiment: p.entry for p in self.ledger.proposals()})
 
 
 def experiments_of(path: str) -> dict[str, dict[str, Any]]:

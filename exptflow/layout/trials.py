@@ -64,3 +64,53 @@ def proposals(study: StudyPaths) -> list[Proposal]:
 def trial_entries(study: StudyPaths) -> dict[str, dict[str, Any]]:
     """The experiments-table entries of every trial proposed so far."""
     return {proposal.experiment: proposal.entry for proposal in proposals(study)}
+
+
+class Ledger:
+    """The trials of one search as a process knows them, each file read once: a proposal
+    or a told result never changes once written, so a search of thousands of trials reads
+    only the new ones (another process may write them: each read looks again)."""
+
+    def __init__(self, study: StudyPaths) -> None:
+        self.study = study
+        self._proposals: dict[int, Proposal] = {}
+        self._told: dict[int, Told] = {}
+
+    def proposals(self) -> list[Proposal]:
+        """Every trial proposed so far, in order: the folder listed, the new files read."""
+        for number in self.study.numbers():
+            self.proposal(number)
+        return [self._proposals[number] for number in sorted(self._proposals)]
+
+    def known(self) -> list[Proposal]:
+        """The proposals read so far, without listing the folder."""
+        return [self._proposals[number] for number in sorted(self._proposals)]
+
+    def proposal(self, number: int) -> Proposal | None:
+        if number not in self._proposals:
+            proposal = read_proposal(self.study, number)
+            if proposal is None:
+                return None
+            self._proposals[number] = proposal
+        return self._proposals[number]
+
+    def add_proposal(self, proposal: Proposal) -> None:
+        write_proposal(self.study, proposal)
+        self._proposals[proposal.number] = proposal
+
+    def told(self, number: int) -> Told | None:
+        if number not in self._told:
+            told = read_told(self.study, number)
+            if told is None:
+                return None
+            self._told[number] = told
+        return self._told[number]
+
+    def add_told(self, told: Told) -> None:
+        write_told(self.study, told)
+        self._told[told.number] = told
+
+    def told_trials(self) -> list[Told]:
+        """Every trial told so far, of those proposed."""
+        found = (self.told(proposal.number) for proposal in self.proposals())
+        return [told for told in found if told is not None]

@@ -1,8 +1,9 @@
-"""What the Snakefile of ``exptflow tune`` calls: propose a trial, tell its result.
+"""Propose a trial, tell its result: what ``exptflow tune`` does while Snakemake runs the
+trials, and what the Snakefile's own jobs do where no ``exptflow tune`` does it first.
 
-Both run as jobs of Snakemake (local rules), so a search runs wherever its stages run,
-locally or on a cluster, and resumes as any workflow does. Everything is read from files:
-a job may run in another process than the one that proposed the trial before it.
+The jobs are local rules of Snakemake, so a search runs wherever its stages run, locally or
+on a cluster, and resumes as any workflow does. Everything is read from files: a trial may
+be proposed in another process than the one that proposed the trial before it.
 """
 
 from __future__ import annotations
@@ -28,18 +29,7 @@ from exptflow.layout.paths import (
     SweepPaths,
     existing_directories,
 )
-from exptflow.layout.trials import (
-    COMPLETE,
-    FAIL,
-    RUNNING,
-    Proposal,
-    Told,
-    proposals,
-    read_proposal,
-    read_told,
-    write_proposal,
-    write_told,
-)
+from exptflow.layout.trials import COMPLETE, FAIL, RUNNING, Ledger, Proposal, Told
 
 # Every job of a search's Snakefile imports this module (on a cluster: every stage job's
 # Snakemake): the sweep model, the compiler and Optuna load only where a trial is proposed.
@@ -51,6 +41,7 @@ if TYPE_CHECKING:
 class Tuner:
     def __init__(self, study: str, trials: int, parallel: int) -> None:
         self.paths = StudyPaths(study)
+        self.ledger = Ledger(self.paths)
         self.trials = trials
         self.parallel = parallel
         self._space: Space | None = None
@@ -68,8 +59,22 @@ class Tuner:
         """The trials of a batch: ``parallel`` of them (the last within the budget)."""
         return range(batch * self.parallel, min((batch + 1) * self.parallel, self.trials))
 
+    def all_told(self, parity: str | int) -> str:
+        return self.paths.all_told(self.parallel, parity).as_posix()
+
+    def all_told_log(self, parity: str | int) -> str:
+        return self.paths.all_told_log(self.parallel, parity).as_posix()
+
+    def mark_all_told(self, marks: list[str], output: str, log: str) -> None:
+        text = f"{len(marks)} batches proposed: {', '.join(Path(m).name for m in marks)}\n"
+        _write_log(log, text)
+        Path(output).write_text(text, encoding="utf-8")
+
     def batch_log(self, batch: str | int) -> str:
         return self.paths.batch_log(self.parallel, batch).as_posix()
+
+    def batch_lock(self, batch: int) -> Path:
+        return self.paths.batch_lock(self.parallel, batch)
 
     @property
     def batches(self) -> int:
@@ -77,67 +82,108 @@ class Tuner:
 
     def open_experiments(self, batch: int) -> list[tuple[str, list[str]]]:
         """The experiment and stages of each trial of ``batch`` not told as failed."""
-        return [self.experiment_of(k) for k in self.batch(batch) if not _failed(self.paths, k)]
+        return [self.experiment_of(k) for k in self.batch(batch) if not self._failed(k)]
 
     def import_optuna_in_background(self) -> None:
-        threading.Thread(target=_import_optuna, daemon=True).start()
+        if DRIVER not in os.environ:  # `exptflow tune` proposes: this process never asks
+            threading.Thread(target=_import_optuna, daemon=True).start()
 
     def experiment_of(self, trial: int) -> tuple[str, list[str]]:
-        proposal = read_proposal(self.paths, trial)
+        proposal = self.ledger.proposal(trial)
         if proposal is None:
             raise ExptflowError(f"{self.proposal(trial)}: missing or unreadable; rerun tune")
         return proposal.experiment, list(proposal.entry["stages"])
 
     # --- the jobs ------------------------------------------------------------------------
     def suggest(self, batch: int, log: str) -> None:
-        """Tell every finished trial, then propose the trials of ``batch``."""
-        lines = [line + "\n" for line in self.tell_finished()] + self.propose(batch)
-        _write_log(log, "".join(lines) or "proposed before\n")
-        Path(self.proposed(batch)).write_text("".join(lines), encoding="utf-8")
+        """Tell every finished trial, then propose the trials of ``batch``, but what the
+        ``exptflow tune`` that drives this run did first: it tells each trial as it ends,
+        and proposes the batches whose locks it holds (this job waits for it)."""
+        with file_lock(self.batch_lock(batch)):
+            proposed = [self.ledger.proposal(trial) for trial in self.batch(batch)]
+            if DRIVER in os.environ and all(proposed):
+                lines = [_proposed_before(p) for p in proposed if p]
+            else:
+                told = [line + "\n" for line in self.tell_finished(quiet=DRIVER in os.environ)]
+                lines = told + self.propose(batch)
+        text = "".join(lines) or "no trial to tell or propose\n"
+        _write_log(log, text)
+        Path(self.proposed(batch)).write_text(text, encoding="utf-8")
 
     def propose(self, batch: int) -> list[str]:
-        """Ask for the values of the trials of ``batch`` not proposed yet; a line for each."""
+        """Ask for the values of the trials of ``batch`` not proposed yet: a line for each
+        trial of the batch."""
         lines = []
-        with self._lock, _file_lock(self.paths.root / "suggest.lock"):
+        with self._lock, file_lock(self.paths.lock):
             for trial in self.batch(batch):
-                if read_proposal(self.paths, trial) is None:
+                proposal = self.ledger.proposal(trial)
+                if proposal is None:
                     proposal, learnt = self._ask(trial)
                     lines.append(f"trial {trial + 1}: {proposal.experiment}, from {learnt}\n")
+                else:
+                    lines.append(_proposed_before(proposal))
         return lines
+
+    def ready(self, batch: int) -> bool:
+        """Whether ``batch`` may be proposed: every open trial of batch j - 2 finished."""
+        if batch < 2:
+            return True
+        for trial in self.batch(batch - 2):
+            proposal = self.ledger.proposal(trial)
+            if proposal is None:
+                return False
+            if not finished(self.space(), proposal) and not self._failed(trial):
+                return False
+        return True
 
     def _ask(self, trial: int) -> tuple[Proposal, str]:
         """A new trial's values from the optimizer: once per trial, ever."""
         from exptflow.search.study import propose
 
         space = self.space()
-        own = [p for p in proposals(self.paths) if p.number != trial]
+        own = [p for p in self.ledger.proposals() if p.number != trial]
         history = [self._past(p) for p in own]
         if space.search.sampler != "grid":
             history += self._earlier_experiments(space, {p.experiment for p in own})
         values = propose(space, history, trial)
         proposal = self._proposal(space, trial, values)
-        write_proposal(self.paths, proposal)
+        self.ledger.add_proposal(proposal)
         return proposal, f"{len(history)} trials and earlier experiments"
 
-    def tell_finished(self) -> list[str]:
-        """Tell the trials whose stages all finished and that were not told yet."""
+    def tell_finished(self, quiet: bool = False) -> list[str]:
+        """Tell the trials whose stages all finished and that were not told yet: a line for
+        each."""
+        proposed = self.ledger.proposals()
+        pending = [p for p in proposed if p.number < self.trials and not self._told(p)]
+        return [line for line in (self.tell(p, quiet) for p in pending) if line is not None]
+
+    def tell(self, proposal: Proposal, quiet: bool = False) -> str | None:
+        """Tell a trial whose stages all finished, unless another process told it: its line."""
         space = self.space()
-        lines = []
-        for proposal in proposals(self.paths):
-            if proposal.number >= self.trials or read_told(self.paths, proposal.number):
-                continue
-            told = told_if_finished(space, proposal)
-            if told is None:
-                continue
-            write_told(self.paths, told)
-            lines.append(report(self.paths, space, told, self.trials, quiet=QUIET in os.environ))
-        return lines
+        told = told_if_finished(space, proposal)
+        if told is None:
+            return None
+        with self._lock, file_lock(self.paths.lock):
+            if self.ledger.told(told.number) is not None:
+                return None
+            self.ledger.add_told(told)
+            return report(self, space, told, quiet)
 
     # --- helpers -------------------------------------------------------------------------
     def space(self) -> Space:
         if self._space is None:
             self._space = load_space(self.paths)
         return self._space
+
+    def best(self) -> Told | None:
+        return best_of(self.ledger.told_trials(), self.space())
+
+    def _told(self, proposal: Proposal) -> bool:
+        return self.ledger.told(proposal.number) is not None
+
+    def _failed(self, trial: int) -> bool:
+        told = self.ledger.told(trial)
+        return told is not None and told.state == FAIL
 
     def _proposal(self, space: Space, trial: int, values: dict[str, Any]) -> Proposal:
         """The trial's experiment, planned as compile plans one: its directory (a new one
@@ -155,7 +201,7 @@ class Tuner:
     def _past(self, proposal: Proposal) -> Past:
         from exptflow.search.study import Past
 
-        told = read_told(self.paths, proposal.number)
+        told = self.ledger.told(proposal.number)
         if told is None:
             return Past(proposal.values, RUNNING)
         return Past(proposal.values, told.state, told.value)
@@ -181,18 +227,27 @@ def _import_optuna() -> None:
         importlib.import_module("optuna")
 
 
-# Set by `exptflow tune`, which prints each trial as it finishes: the jobs then only log.
-QUIET = "EXPTFLOW_TUNE_PRINTS"
+# Set by `exptflow tune` for its Snakemake: it tells and prints each trial as it finishes,
+# and proposes each batch (its jobs then only log, and wait for it).
+DRIVER = "EXPTFLOW_TUNE_DRIVER"
+
+
+def finished(space: Space, proposal: Proposal) -> bool:
+    paths = ExperimentPaths.of(space.output, proposal.experiment)
+    return all(paths.done(stage).exists() for stage in proposal.entry["stages"])
 
 
 def told_if_finished(space: Space, proposal: Proposal) -> Told | None:
     """What to tell of a trial whose stages all finished (failed if its metric is missing)."""
-    paths = ExperimentPaths.of(space.output, proposal.experiment)
-    if not all(paths.done(stage).exists() for stage in proposal.entry["stages"]):
+    if not finished(space, proposal):
         return None
     value, reason = metric_of(space, proposal.experiment, proposal.entry)
     state = COMPLETE if reason is None else FAIL
     return Told(proposal.number, proposal.experiment, state, value, reason)
+
+
+def _proposed_before(proposal: Proposal) -> str:
+    return f"trial {proposal.number + 1}: {proposal.experiment}, proposed before this job\n"
 
 
 def _write_log(path: str, text: str) -> None:
@@ -200,21 +255,28 @@ def _write_log(path: str, text: str) -> None:
         handle.write(text)
 
 
-def _failed(paths: StudyPaths, trial: int) -> bool:
-    told = read_told(paths, trial)
-    return told is not None and told.state == FAIL
-
-
 @contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Proposals one at a time, across processes too: each sees the ones before it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+def file_lock(path: Path) -> Iterator[None]:
+    """One process at a time (proposals: each sees the ones before it)."""
+    descriptor = hold_lock(path)
+    assert descriptor is not None
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
     finally:
         os.close(descriptor)
+
+
+def hold_lock(path: Path, wait: bool = True) -> int | None:
+    """The descriptor of ``path``, locked until it is closed (or this process ends); None if
+    another holds it and ``wait`` is false."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return None
+    return descriptor
 
 
 def load_space(paths: StudyPaths) -> Space:
@@ -293,19 +355,18 @@ def trial_line(space: Space, told: Told, best: Told | None, budget: int) -> str:
     return line
 
 
-def report(paths: StudyPaths, space: Space, told: Told, budget: int, quiet: bool = False) -> str:
+def report(tuner: Tuner, space: Space, told: Told, quiet: bool = False) -> str:
     """One line per trial told, with the best so far: printed and kept in tune.log."""
-    line = trial_line(space, told, best_trial(paths, space), budget)
+    line = trial_line(space, told, tuner.best(), tuner.trials)
     if not quiet:
         print(line, flush=True)
-    with open(paths.tune_log, "a", encoding="utf-8") as log:
+    with open(tuner.paths.tune_log, "a", encoding="utf-8") as log:
         log.write(line + "\n")
     return line
 
 
 def told_trials(paths: StudyPaths) -> list[Told]:
-    found = (read_told(paths, number) for number in paths.numbers())
-    return [told for told in found if told is not None]
+    return Ledger(paths).told_trials()
 
 
 def best_trial(paths: StudyPaths, space: Space) -> Told | None:

@@ -66,7 +66,7 @@ def _sampler(space: Space, number: int) -> optuna.samplers.BaseSampler:
     if space.search.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     # The constant liar keeps trials running at once apart (parallel trials).
-    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True, multivariate=True)
 
 
 def propose(space: Space, history: Sequence[Past], number: int) -> dict[str, Any]:

@@ -1,16 +1,18 @@
 """``exptflow tune``: an adaptive search run as a Snakemake workflow, round after round.
 
-A round compiles the search's Snakefile and runs Snakemake on it; trials are proposed and
-told inside it. A trial whose stage fails blocks the trials queued behind it, so Snakemake
-ends the round; the failed trial is told as failed and the next round goes on.
+A round compiles the search's Snakefile and runs Snakemake on it; while it runs, this
+process tells each trial as it finishes and proposes the next batch (the Snakefile's jobs
+wait for it, and do it themselves when Snakemake runs the Snakefile alone). A trial whose
+stage fails blocks the trials queued behind it, so Snakemake ends the round; the failed
+trial is told as failed and the next round goes on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,24 +21,18 @@ from exptflow.compiler.plan import Plan, Tuning
 from exptflow.layout.jsonfiles import read_json, write_json
 from exptflow.layout.paths import ExperimentPaths, OutputPaths, StudyPaths
 from exptflow.layout.states import StageState
-from exptflow.layout.trials import (
-    COMPLETE,
-    FAIL,
-    Told,
-    proposals,
-    read_told,
-    write_told,
-)
+from exptflow.layout.trials import COMPLETE, FAIL, Proposal, Told, proposals
 from exptflow.runtime import launch
 from exptflow.runtime.liveness import stage_status
 from exptflow.search.runtime import (
-    QUIET,
+    DRIVER,
     Tuner,
     best_of,
     best_trial,
     earlier_experiments,
+    finished,
+    hold_lock,
     report,
-    told_if_finished,
     told_trials,
     trial_line,
 )
@@ -106,13 +102,18 @@ BARREN_ROUNDS = 3
 FAILED_STATES = (StageState.FAILED, StageState.TIMED_OUT, StageState.CANCELLED)
 
 
-def tell_failures(prepared: Prepared) -> list[Told]:
-    """Tell as failed the open trials whose experiment has a stage that failed for good."""
+def tuner_of(prepared: Prepared) -> Tuner:
     tuning = prepared.plan.tune
     assert tuning is not None
+    return Tuner(prepared.study.root.as_posix(), tuning.trials, tuning.parallel)
+
+
+def tell_failures(prepared: Prepared) -> list[Told]:
+    """Tell as failed the open trials whose experiment has a stage that failed for good."""
+    tuner = tuner_of(prepared)
     failed = []
-    for proposal in proposals(prepared.study):
-        if proposal.number >= tuning.trials or read_told(prepared.study, proposal.number):
+    for proposal in tuner.ledger.proposals():
+        if proposal.number >= tuner.trials or tuner.ledger.told(proposal.number):
             continue
         paths = ExperimentPaths.of(prepared.workdir / prepared.space.output, proposal.experiment)
         for stage in proposal.entry["stages"]:
@@ -123,72 +124,99 @@ def tell_failures(prepared: Prepared) -> list[Told]:
                 failed.append(Told(proposal.number, proposal.experiment, FAIL, None, reason))
                 break
     for told in failed:
-        write_told(prepared.study, told)
-        report(prepared.study, prepared.space, told, tuning.trials)
+        tuner.ledger.add_told(told)
+        report(tuner, prepared.space, told)
     return failed
 
 
-ANNOUNCE_SECONDS = 0.5  # how often the terminal learns of trials that finished
+POLL_SECONDS = 0.01  # how soon a finished trial is told, and the batch it frees proposed
+ANNOUNCE_SECONDS = 0.25  # how soon a trial is printed once no batch waits for this process
 
 
-class Announcer:
-    """Prints each trial the moment its stages finish, while Snakemake runs: its jobs tell
-    the optimizer a batch at a time, which is soon enough for it but not for a person."""
+class Proposer:
+    """The optimizer's side of a round, in this process: it tells each trial the moment its
+    stages finish (and prints it), and proposes batch j the moment every open trial of batch
+    j - 2 has finished, with Optuna loaded once and away from Snakemake's interpreter, which
+    meanwhile starts and ends trials. It holds the lock of each batch it will propose from
+    before the batch can be asked for, so that the Snakefile's `suggest` job for it waits
+    for its proposals rather than asking too; should this process end or fail to propose,
+    the jobs propose themselves."""
 
     def __init__(self, prepared: Prepared) -> None:
-        self.prepared = prepared
-        self.seen: dict[int, Told] = {t.number: t for t in told_trials(prepared.study)}
+        self.tuner = tuner_of(prepared)
+        self.space = prepared.space
+        self.seen = {told.number: told for told in self.tuner.ledger.told_trials()}
+        self.held: dict[int, int] = {}  # the batches this process will propose: their locks
         self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        for batch in range(self.tuner.batches):
+            if batch < 2 or self._proposed(batch - 2):
+                self._hold(batch)
 
-    def __enter__(self) -> Announcer:
+    def __enter__(self) -> Proposer:
         self.thread.start()
         return self
 
     def __exit__(self, *exception: object) -> None:
         self.stopped.set()
         self.thread.join()
-        self.announce()
+        self._release()
+        self._tell_and_show(self.tuner.ledger.proposals())  # the last trials, told by no job
 
-    def _watch(self) -> None:
-        while not self.stopped.wait(ANNOUNCE_SECONDS):
-            self.announce()
+    def _tell_and_show(self, proposals: list[Proposal]) -> None:
+        for proposal in self._open(proposals):
+            if finished(self.space, proposal):
+                self.tuner.tell(proposal, quiet=True)
+        self._announce(proposals)
 
-    def announce(self) -> None:
-        space, tuning = self.prepared.space, self.prepared.plan.tune
-        assert tuning is not None
-        for proposal in proposals(self.prepared.study):
-            if proposal.number in self.seen or proposal.number >= tuning.trials:
-                continue
-            told = read_told(self.prepared.study, proposal.number)
-            if told is None:  # not told yet: shown once done (a stage that fails: at the end)
-                told = told_if_finished(space, proposal)
-                if told is None or told.state == FAIL:
-                    continue
+    def _serve(self) -> None:
+        try:
+            while not self.stopped.wait(POLL_SECONDS if self.held else ANNOUNCE_SECONDS):
+                self._step()
+        except Exception:  # Snakemake's jobs then tell and propose, and say what went wrong
+            self._release()
+            while not self.stopped.wait(ANNOUNCE_SECONDS):
+                with contextlib.suppress(Exception):
+                    self._announce(self.tuner.ledger.proposals())
+
+    def _step(self) -> None:
+        self._tell_and_show(self.tuner.ledger.known())
+        for batch in sorted(self.held):
+            if self.tuner.ready(batch):
+                self._propose(batch)
+
+    def _propose(self, batch: int) -> None:
+        if batch + 2 < self.tuner.batches:
+            self._hold(batch + 2)  # before its trials can run: before these are proposed
+        self.tuner.propose(batch)
+        os.close(self.held.pop(batch))
+
+    def _announce(self, proposals: list[Proposal]) -> None:
+        for proposal in self._open(proposals):
+            told = self.tuner.ledger.told(proposal.number)
+            if told is None or (told.state == FAIL and not finished(self.space, proposal)):
+                continue  # a stage that fails: told and shown once the round ends
             self.seen[told.number] = told
-            best = best_of(list(self.seen.values()), space)
-            print(trial_line(space, told, best, tuning.trials), flush=True)
+            best = best_of(list(self.seen.values()), self.space)
+            print(trial_line(self.space, told, best, self.tuner.trials), flush=True)
 
+    def _open(self, proposals: list[Proposal]) -> list[Proposal]:
+        budget = self.tuner.trials
+        return [p for p in proposals if p.number < budget and p.number not in self.seen]
 
-@contextlib.contextmanager
-def _first_batches_proposed(prepared: Prepared) -> Iterator[None]:
-    """Propose the first two batches (they wait for no result) while Snakemake starts: its
-    own jobs then find them, and no stage waits for Optuna to load."""
-    tuning = prepared.plan.tune
-    assert tuning is not None
-    tuner = Tuner(prepared.study.root.as_posix(), tuning.trials, tuning.parallel)
+    def _proposed(self, batch: int) -> bool:
+        return all(self.tuner.ledger.proposal(trial) for trial in self.tuner.batch(batch))
 
-    def propose() -> None:
-        with contextlib.suppress(Exception):  # the job's own try says what went wrong
-            for batch in (0, 1):
-                tuner.propose(batch)
+    def _hold(self, batch: int) -> None:
+        if batch in self.held or self._proposed(batch):
+            return
+        descriptor = hold_lock(self.tuner.batch_lock(batch), wait=False)
+        if descriptor is not None:  # else another process proposes it
+            self.held[batch] = descriptor
 
-    thread = threading.Thread(target=propose, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        thread.join()
+    def _release(self) -> None:
+        for batch in list(self.held):
+            os.close(self.held.pop(batch))
 
 
 def summary(prepared: Prepared) -> str:
@@ -231,9 +259,10 @@ def tune(options: TuneOptions, snakemake_arguments: list[str]) -> int:
         launch.settle_interrupted(workdir / prepared.plan.output, names)
         print(summary(prepared).splitlines()[0], flush=True)
         complete_before = _complete(prepared)
-        # Before any thread starts; its jobs only log what the Announcer prints.
-        process = launch.start_snakemake(snakemake_arguments, workdir, environment={QUIET: "1"})
-        with Announcer(prepared), _first_batches_proposed(prepared):
+        proposer = Proposer(prepared)  # its locks held before Snakemake's jobs can ask
+        environment = {DRIVER: str(os.getpid())}
+        process = launch.start_snakemake(snakemake_arguments, workdir, environment=environment)
+        with proposer:  # its thread starts after Snakemake's process does
             code, cancelled = launch.wait_cancellable(process)
         if code == 0 or cancelled or not tell_failures(prepared):
             print(summary(prepared), flush=True)
