@@ -125,6 +125,32 @@ def test_snakemake_alone_finishes_a_search_that_exptflow_tune_started(tmp_path: 
     assert len(paths.tune_log.read_text().splitlines()) == 12, "each trial told once"
 
 
+QUICK = """
+template:
+  train: >
+    echo {_name} >> started && python3 -c "import json, sys;
+    json.dump({'loss': abs(float(sys.argv[1]))}, open(sys.argv[2] + '/metrics.json', 'w'))"
+    {x} {_output}
+search:
+  minimize: loss
+  trials: 3
+  parallel: 2
+---
+x: {uniform: [-1, 1]}
+"""
+
+
+def test_a_raised_budget_goes_on_from_the_trials_told(tmp_path: Path) -> None:
+    write_sweep(tmp_path, QUICK)
+    exptflow(tmp_path, "tune", "--cores", "2")  # the last batch half full
+    first = set(executions(tmp_path / "started"))
+    result = exptflow(tmp_path, "tune", "--cores", "2", "--trials", "6")
+    assert sorted(told(tmp_path)) == list(range(6))
+    assert "6 of 6 trials told (6 complete, 0 failed)" in result.stdout
+    starts = Counter(executions(tmp_path / "started"))
+    assert len(first) == 3 and all(starts[name] == 1 for name in starts), starts
+
+
 FAILING = """
 template:
   train: >

@@ -101,7 +101,7 @@ class Tuner:
         and proposes the batches whose locks it holds (this job waits for it)."""
         with file_lock(self.batch_lock(batch)):
             proposed = [self.ledger.proposal(trial) for trial in self.batch(batch)]
-            if DRIVER in os.environ and all(proposed):
+            if DRIVER in os.environ and all(proposed):  # the last two: it tells them too
                 lines = [_proposed_before(p) for p in proposed if p]
             else:
                 told = [line + "\n" for line in self.tell_finished(quiet=DRIVER in os.environ)]
@@ -125,16 +125,17 @@ class Tuner:
         return lines
 
     def ready(self, batch: int) -> bool:
-        """Whether ``batch`` may be proposed: every open trial of batch j - 2 finished."""
+        """Whether ``batch`` may be proposed: every trial of batch j - 2 told (so that the
+        proposals know its results)."""
+        return batch < 2 or all(self.ledger.told(trial) for trial in self.batch(batch - 2))
+
+    def settling(self, batch: int) -> bool:
+        """Whether every trial of batch j - 2 finished but one is not told yet, its record
+        not settled (a stage's job has ended for Snakemake, not yet for its files)."""
         if batch < 2:
-            return True
-        for trial in self.batch(batch - 2):
-            proposal = self.ledger.proposal(trial)
-            if proposal is None:
-                return False
-            if not finished(self.space(), proposal) and not self._failed(trial):
-                return False
-        return True
+            return False
+        proposals = [self.ledger.proposal(trial) for trial in self.batch(batch - 2)]
+        return all(p and (self._told(p) or finished(self.output, p)) for p in proposals)
 
     def _ask(self, trial: int) -> tuple[Proposal, str]:
         """A new trial's values from the optimizer: once per trial, ever."""
@@ -159,6 +160,8 @@ class Tuner:
 
     def tell(self, proposal: Proposal, quiet: bool = False) -> str | None:
         """Tell a trial whose stages all finished, unless another process told it: its line."""
+        if not finished(self.output, proposal):
+            return None
         space = self.space()
         told = told_if_finished(space, proposal)
         if told is None:
@@ -170,6 +173,12 @@ class Tuner:
             return report(self, space, told, quiet)
 
     # --- helpers -------------------------------------------------------------------------
+    @functools.cached_property
+    def output(self) -> str:
+        """The experiments root, read without loading the sweep (the space is for asking)."""
+        settings = read_json(self.paths.settings)
+        return settings["output"] if isinstance(settings, dict) else self.space().output
+
     def space(self) -> Space:
         if self._space is None:
             self._space = load_space(self.paths)
@@ -232,16 +241,23 @@ def _import_optuna() -> None:
 DRIVER = "EXPTFLOW_TUNE_DRIVER"
 
 
-def finished(space: Space, proposal: Proposal) -> bool:
-    paths = ExperimentPaths.of(space.output, proposal.experiment)
-    return all(paths.done(stage).exists() for stage in proposal.entry["stages"])
+def finished(output: str, proposal: Proposal) -> bool:
+    """Whether every stage of the trial wrote its `.done` (the last one first: one look for
+    a trial still running)."""
+    paths = ExperimentPaths.of(output, proposal.experiment)
+    return all(paths.done(stage).exists() for stage in reversed(proposal.entry["stages"]))
 
 
 def told_if_finished(space: Space, proposal: Proposal) -> Told | None:
     """What to tell of a trial whose stages all finished (failed if its metric is missing)."""
-    if not finished(space, proposal):
+    outcome = (
+        metric_of(space, proposal.experiment, proposal.entry)
+        if finished(space.output, proposal)
+        else None
+    )
+    if outcome is None:
         return None
-    value, reason = metric_of(space, proposal.experiment, proposal.entry)
+    value, reason = outcome
     state = COMPLETE if reason is None else FAIL
     return Told(proposal.number, proposal.experiment, state, value, reason)
 
@@ -310,17 +326,29 @@ def _seed_from(space: Space, root: Path, name: str) -> Past | None:
     experiment = space.experiment(values)
     if not same_values(dict(experiment.params), params):
         return None
-    value, reason = metric_of(space, name, {"params": params, "stages": list(experiment.stages)})
-    return Past(values, COMPLETE, value) if reason is None else None
+    outcome = metric_of(space, name, {"params": params, "stages": list(experiment.stages)})
+    if outcome is None or outcome[1] is not None:
+        return None
+    return Past(values, COMPLETE, outcome[0])
 
 
-def metric_of(space: Space, name: str, entry: dict[str, Any]) -> tuple[float | None, str | None]:
-    """The trial's value of the searched metric, or why it has none."""
+# What a stage's record says while it has not ended: its `.done` may be seen first (a cached
+# stage's files are linked one by one; a shared filesystem catches up).
+UNSETTLED = ("pending", "running")
+
+
+def metric_of(
+    space: Space, name: str, entry: dict[str, Any]
+) -> tuple[float | None, str | None] | None:
+    """The trial's value of the searched metric, or why it has none; None while the record
+    of one of its stages says that it has not ended yet."""
     from exptflow.results.rows import read_experiment
 
     sources, parsers = _metric_sources()
     paths = ExperimentPaths.of(space.output, name)
     row = read_experiment(paths, entry, sources, parsers)
+    if any(state in UNSETTLED for state, _ in row["stages"].values()):
+        return None
     unfinished = [stage for stage, (state, _) in row["stages"].items() if state != "done"]
     if unfinished or not row["stages"]:
         return None, f"stage {unfinished[0] if unfinished else '?'} did not finish"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,7 +31,6 @@ from exptflow.search.runtime import (
     best_of,
     best_trial,
     earlier_experiments,
-    finished,
     hold_lock,
     report,
     told_trials,
@@ -67,8 +67,23 @@ def prepare(options: TuneOptions) -> Prepared:
     plan = Plan(sweep, output, (), (), settings.overrides, tuning)
     check_same_sweep(settings)
     _write_settings(StudyPaths(workdir / study.root), space, settings)
+    _forget_unfilled_batches(
+        Tuner((workdir / study.root).as_posix(), tuning.trials, tuning.parallel)
+    )
     write(plan, settings.workdir)
     return Prepared(plan, space, StudyPaths(workdir / study.root), workdir)
+
+
+def _forget_unfilled_batches(tuner: Tuner) -> None:
+    """A batch marked proposed with trials missing (a budget raised: the last batch, or one
+    past the old budget that only told) is proposed again: its job runs, and asks for them.
+    The marks that every batch was proposed go too: Snakemake would trust them."""
+    for batch in range(tuner.batches):
+        if not all(tuner.ledger.proposal(trial) for trial in tuner.batch(batch)):
+            Path(tuner.proposed(batch)).unlink(missing_ok=True)
+    if not all(Path(tuner.proposed(batch)).exists() for batch in range(tuner.batches + 2)):
+        for parity in (0, 1):
+            Path(tuner.all_told(parity)).unlink(missing_ok=True)
 
 
 def _budget(space: Space, options: TuneOptions) -> int:
@@ -130,26 +145,31 @@ def tell_failures(prepared: Prepared) -> list[Told]:
 
 
 POLL_SECONDS = 0.01  # how soon a finished trial is told, and the batch it frees proposed
-ANNOUNCE_SECONDS = 0.25  # how soon a trial is printed once no batch waits for this process
+POLL_PER_TRIAL = 0.0005  # seconds more per running trial: a search of many at once polls less
+ANNOUNCE_SECONDS = 0.25  # how soon a trial is printed once no trial runs
+# A trial whose `.done` files are written but whose record still says it runs: after this
+# long, the job of the batch that waits for it tells it (Snakemake's own wait for outputs).
+SETTLE_SECONDS = 60.0
 
 
 class Proposer:
     """The optimizer's side of a round, in this process: it tells each trial the moment its
-    stages finish (and prints it), and proposes batch j the moment every open trial of batch
-    j - 2 has finished, with Optuna loaded once and away from Snakemake's interpreter, which
+    stages finish (and prints it), and proposes batch j the moment every trial of batch
+    j - 2 is told, with Optuna loaded once and away from Snakemake's interpreter, which
     meanwhile starts and ends trials. It holds the lock of each batch it will propose from
     before the batch can be asked for, so that the Snakefile's `suggest` job for it waits
-    for its proposals rather than asking too; should this process end or fail to propose,
-    the jobs propose themselves."""
+    for its proposals rather than asking too. Should proposing here fail, it lets go of its
+    locks and the jobs tell and propose themselves."""
 
-    def __init__(self, prepared: Prepared) -> None:
+    def __init__(self, prepared: Prepared, serve: bool = True) -> None:
         self.tuner = tuner_of(prepared)
         self.space = prepared.space
         self.seen = {told.number: told for told in self.tuner.ledger.told_trials()}
         self.held: dict[int, int] = {}  # the batches this process will propose: their locks
+        self.settling: dict[int, float] = {}  # batches waiting on a record: since when
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
-        for batch in range(self.tuner.batches):
+        for batch in range(self.tuner.batches if serve else 0):
             if batch < 2 or self._proposed(batch - 2):
                 self._hold(batch)
 
@@ -161,40 +181,60 @@ class Proposer:
         self.stopped.set()
         self.thread.join()
         self._release()
-        self._tell_and_show(self.tuner.ledger.proposals())  # the last trials, told by no job
-
-    def _tell_and_show(self, proposals: list[Proposal]) -> None:
-        for proposal in self._open(proposals):
-            if finished(self.space, proposal):
-                self.tuner.tell(proposal, quiet=True)
-        self._announce(proposals)
+        try:
+            self._tell_and_show(self.tuner.ledger.proposals())  # the last trials
+        except Exception as error:  # the next `exptflow tune` tells them
+            print(f"exptflow tune: could not tell the last trials: {error}", file=sys.stderr)
 
     def _serve(self) -> None:
         try:
-            while not self.stopped.wait(POLL_SECONDS if self.held else ANNOUNCE_SECONDS):
+            while not self.stopped.wait(self._interval()):
                 self._step()
-        except Exception:  # Snakemake's jobs then tell and propose, and say what went wrong
+        except Exception as error:
             self._release()
+            print(
+                f"exptflow tune: proposing failed here ({error}); Snakemake's jobs propose",
+                file=sys.stderr,
+                flush=True,
+            )
             while not self.stopped.wait(ANNOUNCE_SECONDS):
                 with contextlib.suppress(Exception):
                     self._announce(self.tuner.ledger.proposals())
+
+    def _interval(self) -> float:
+        running = len(self._open(self.tuner.ledger.known()))
+        if not (running or self.held):
+            return ANNOUNCE_SECONDS
+        return min(POLL_SECONDS + POLL_PER_TRIAL * running, ANNOUNCE_SECONDS)
 
     def _step(self) -> None:
         self._tell_and_show(self.tuner.ledger.known())
         for batch in sorted(self.held):
             if self.tuner.ready(batch):
                 self._propose(batch)
+            elif self.tuner.settling(batch):
+                since = self.settling.setdefault(batch, time.monotonic())
+                if time.monotonic() - since > SETTLE_SECONDS:
+                    self._leave_to_the_job(batch)
+
+    def _tell_and_show(self, proposals: list[Proposal]) -> None:
+        for proposal in self._open(proposals):
+            self.tuner.tell(proposal, quiet=True)
+        self._announce(proposals)
 
     def _propose(self, batch: int) -> None:
-        if batch + 2 < self.tuner.batches:
-            self._hold(batch + 2)  # before its trials can run: before these are proposed
+        self._hold(batch + 2)  # before its trials can run: before these are proposed
         self.tuner.propose(batch)
+        os.close(self.held.pop(batch))
+
+    def _leave_to_the_job(self, batch: int) -> None:
+        self._hold(batch + 2)
         os.close(self.held.pop(batch))
 
     def _announce(self, proposals: list[Proposal]) -> None:
         for proposal in self._open(proposals):
             told = self.tuner.ledger.told(proposal.number)
-            if told is None or (told.state == FAIL and not finished(self.space, proposal)):
+            if told is None:
                 continue  # a stage that fails: told and shown once the round ends
             self.seen[told.number] = told
             best = best_of(list(self.seen.values()), self.space)
@@ -208,7 +248,7 @@ class Proposer:
         return all(self.tuner.ledger.proposal(trial) for trial in self.tuner.batch(batch))
 
     def _hold(self, batch: int) -> None:
-        if batch in self.held or self._proposed(batch):
+        if batch >= self.tuner.batches or batch in self.held or self._proposed(batch):
             return
         descriptor = hold_lock(self.tuner.batch_lock(batch), wait=False)
         if descriptor is not None:  # else another process proposes it
@@ -259,7 +299,8 @@ def tune(options: TuneOptions, snakemake_arguments: list[str]) -> int:
         launch.settle_interrupted(workdir / prepared.plan.output, names)
         print(summary(prepared).splitlines()[0], flush=True)
         complete_before = _complete(prepared)
-        proposer = Proposer(prepared)  # its locks held before Snakemake's jobs can ask
+        # Its locks held before Snakemake's jobs can ask (its files are relative to ".").
+        proposer = Proposer(prepared, serve=workdir.resolve() == Path.cwd().resolve())
         environment = {DRIVER: str(os.getpid())}
         process = launch.start_snakemake(snakemake_arguments, workdir, environment=environment)
         with proposer:  # its thread starts after Snakemake's process does
