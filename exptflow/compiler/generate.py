@@ -96,13 +96,15 @@ os.environ.update(EXPTFLOW_PYTHON=sys.executable, EXPTFLOW_SLOTS=json.dumps(SLOT
 # A cached stage's outputs: the cache stores and restores all three, so a stage taken from the
 # cache has its results, its record (of the run that made them) and its `.done`. Its action
 # is an uncached stage's (the wrapper makes its directory): turning `cache` on reruns nothing.
-CACHED_OUTPUTS = """        done=done("{{experiment}}", {stage}),
-        record=stage_record("{{experiment}}", {stage}),
+# `done` last: Snakemake links a cached job's files in this order, and `.done` says the rest
+# is there (`exptflow tune` reads a trial's results the moment it appears).
+CACHED_OUTPUTS = """        record=stage_record("{{experiment}}", {stage}),
         result=directory(stage_directory("{{experiment}}", {stage})),
+        done=done("{{experiment}}", {stage}),
 """
-CACHED_SHARED_OUTPUTS = """        done=shared_done("{{key}}", {stage}),
-        record=stage_record({job}, {stage}),
+CACHED_SHARED_OUTPUTS = """        record=stage_record({job}, {stage}),
         result=directory(stage_directory({job}, {stage})),
+        done=shared_done("{{key}}", {stage}),
 """
 CACHE_LOCATION = """# Stages with `cache: true` share results between sweeps through Snakemake's
 # output cache (the profile's `cache`): in $SNAKEMAKE_OUTPUT_CACHE, by default under
