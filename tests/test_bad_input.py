@@ -757,7 +757,8 @@ CASES = [
         CONFIG + "search: {minimize: loss, trials: 3}\n---\nlr: {uniform: [0, 1]}\n",
         [],
         "params.yaml: document 2: a search space (distributions without `_samples`); run "
-        "`exptflow tune` to search it, or add `_samples: N` to draw N at random",
+        "`exptflow tune` to search it, or add `_samples: N` (or pass --sample N) to draw N "
+        "at random",
     ),
     # Shared stages (`shared: true`, `per`, `over`, `{stage._output}`).
     (

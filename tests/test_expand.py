@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from exptflow.errors import SweepFileError
 from exptflow.sweep import spec
 from exptflow.sweep.expand import expand, orphans
 from exptflow.sweep.naming import MAX_NAME_LENGTH, experiment_name
@@ -424,6 +425,27 @@ def test_more_samples_keep_the_first_ones() -> None:
     first = [e.name for e in sampled(SAMPLED.replace("_samples: 30", "_samples: 5"))]
     more = [e.name for e in sampled(SAMPLED.replace("_samples: 30", "_samples: 10"))]
     assert set(first) < set(more) and len(more) == 20
+
+
+SPACE = SAMPLED.replace("_samples: 30\n", "")  # distributions without `_samples`
+
+
+def test_sample_draws_from_a_space_as_samples_would() -> None:
+    names_of = [e.name for e in expand(sweep_of(SPACE), count=30, seed=0)]
+    assert names_of == [e.name for e in sampled()], "--sample 30 --seed 0 is `_samples: 30`"
+    seeded = [e.name for e in expand(sweep_of(SPACE), count=5, seed=3)]
+    assert seeded == [e.name for e in sampled(SAMPLED.replace("30", "5") + "_seed: 3\n")]
+    more = {e.name for e in expand(sweep_of(SPACE), count=10, seed=3)}
+    assert set(seeded) < more, "more samples keep the first ones"
+
+
+def test_a_space_without_samples_or_search_block_is_refused() -> None:
+    with pytest.raises(SweepFileError) as error:
+        expand(sweep_of(SPACE))
+    assert str(error.value).splitlines()[0] == (
+        "sweep.yaml: document 2.lr: a distribution needs `_samples: N` in its document (or --sample "
+        "N, or a `search:` block, for `exptflow tune` to choose the values)"
+    )
 
 
 def test_the_seed_decides_the_samples() -> None:

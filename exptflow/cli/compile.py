@@ -41,7 +41,7 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
     plan_, written = compile_sweep(options)
     print_orphans(plan_.orphans, plan_.sweep.source)
     print(summary(plan_))
-    note = search_note(plan_)
+    note = search_note(plan_, options)
     if note:
         print(note)
     for item in written:

@@ -52,13 +52,14 @@ def execute(arguments: argparse.Namespace, extra: list[str]) -> int:
         print("exptflow: removed a stale Snakemake lock left by a killed run")
     if kept:
         print(f"exptflow: kept {kept} stage(s) that had finished before the crash")
-    plan_, _ = compile_sweep(compile_options(arguments, sweep))
+    options = compile_options(arguments, sweep)
+    plan_, _ = compile_sweep(options)
     print_orphans(plan_.orphans, plan_.sweep.source)
     settled = settle_interrupted(Path(plan_.output), plan_.directories())
     if settled:
         print(f"exptflow: {settled} stage(s) of a killed run recorded as killed or lost; rerunning")
     print(summary(plan_))
-    note = search_note(plan_)
+    note = search_note(plan_, options)
     if note:
         print(note)
     selected = narrowed(arguments, plan_, extra)  # --stages, --only, --force: Snakemake targets

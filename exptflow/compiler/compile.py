@@ -170,10 +170,11 @@ def summary(plan_: Plan) -> str:
     )
 
 
-def search_note(plan_: Plan) -> str | None:
-    """Which documents compile left out: the search spaces ``exptflow tune`` runs."""
+def search_note(plan_: Plan, options: CompileOptions) -> str | None:
+    """Which documents compile left out: the search spaces ``exptflow tune`` runs (but those
+    ``--sample N`` drew from)."""
     spaces = [grid.where for grid in plan_.sweep.grids if grid.space]
-    if not spaces:
+    if not spaces or options.sample is not None:
         return None
     return f"{plan_.sweep.source}: {', '.join(spaces)}: a search space, left to `exptflow tune`"
 

@@ -9,9 +9,10 @@ from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
 from exptflow.errors import SweepFileError, UserInputError
+from exptflow.sweep.distributions import draw
 from exptflow.sweep.naming import experiment_name
 from exptflow.sweep.render import Scalar, is_reserved, placeholders, referenced_stages
-from exptflow.sweep.spec import Grid, Issues, Sweep, Zipped, join
+from exptflow.sweep.spec import MAX_SAMPLES, Grid, Issues, Sweep, Zipped, join
 
 
 class Experiment(NamedTuple):
@@ -257,7 +258,8 @@ def grids_to_expand(sweep: Sweep, grids: tuple[Grid, ...]) -> tuple[Grid, ...]:
         spaces = ", ".join(grid.where for grid in grids)
         raise UserInputError(
             f"{sweep.source}: {spaces}: a search space (distributions without `_samples`); "
-            "run `exptflow tune` to search it, or add `_samples: N` to draw N at random"
+            "run `exptflow tune` to search it, or add `_samples: N` (or pass --sample N) to "
+            "draw N at random"
         )
     return kept
 
@@ -266,17 +268,52 @@ def expand(
     sweep: Sweep, title: str | None = None, count: int | None = None, seed: int = 0
 ) -> list[Experiment]:
     """The experiments of a sweep, deduplicated, optionally sampled; search spaces are left
-    to ``exptflow tune``."""
-    grids = grids_to_expand(sweep, select(sweep, title))
+    to ``exptflow tune``. ``count`` (``--sample N --seed S``): each search space selected is
+    drawn ``count`` times, as ``_samples: N`` and ``_seed: S`` would; a sweep of grids only
+    keeps a random subset of ``count`` experiments."""
+    selected = select(sweep, title)
+    drawing = count is not None and any(grid.space for grid in selected)
+    if drawing:
+        assert count is not None
+        selected = tuple(drawn(grid, count, seed, sweep.source) for grid in selected)
+    elif sweep.search is None:
+        _check_spaces_are_drawn(selected, sweep.source)
+    grids = grids_to_expand(sweep, selected)
     issues = Issues(sweep.source)
     for grid in grids:
         _check_grid(grid, _stages_of(grid, sweep), sweep, issues)
     issues.raise_if_any()
     experiments = _merge(_experiments(sweep, grids), sweep.stage_names)
     _check_unique_names(experiments, sweep.source)
-    if count is not None:
+    if count is not None and not drawing:
         experiments = sample(experiments, count, seed, sweep.source)
     return experiments
+
+
+def _check_spaces_are_drawn(grids: tuple[Grid, ...], source: str) -> None:
+    """Distributions without `_samples` are a search space: a typo without a `search:` block."""
+    issues = Issues(source)
+    for grid in grids:
+        for name, _ in grid.space:
+            issues.add(
+                join(grid.where, name),
+                "a distribution needs `_samples: N` in its document (or --sample N, or a "
+                "`search:` block, for `exptflow tune` to choose the values)",
+            )
+    issues.raise_if_any()
+
+
+def drawn(grid: Grid, count: int, seed: int, source: str) -> Grid:
+    """A search space drawn ``count`` times with ``seed``; any other grid as it is."""
+    if not grid.space:
+        return grid
+    if not 1 <= count <= MAX_SAMPLES:
+        raise UserInputError(
+            f"{source}: --sample {count}: give between 1 and {MAX_SAMPLES:,} configurations "
+            f"to draw from {grid.where}"
+        )
+    rows = draw(dict(grid.space), count, seed, grid.document)
+    return dataclasses.replace(grid, zipped=(*grid.zipped, rows), space=())
 
 
 def orphans(sweep: Sweep, experiments: list[Experiment]) -> list[str]:

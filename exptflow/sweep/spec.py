@@ -1023,8 +1023,6 @@ class Sweep:
         sweep._check_references(issues)
         _check_unused(sweep, documents, issues)
         _check_shared(sweep, issues)
-        if "search" not in config:
-            _check_spaces_have_samples(sweep.grids, issues)
         issues.raise_if_any()
         return sweep
 
@@ -1203,16 +1201,6 @@ def _code(data: object, issues: Issues) -> str:
         issues.add("code", f"{shown(data)}; use one of: {', '.join(CODE_MODES)}")
         return "live"
     return str(data)
-
-
-def _check_spaces_have_samples(grids: tuple[Grid, ...], issues: Issues) -> None:
-    for grid in grids:
-        for name, _ in grid.space:
-            issues.add(
-                join(grid.where, name),
-                "a distribution needs `_samples: N` in its document (or a `search:` block, "
-                "for `exptflow tune` to choose the values)",
-            )
 
 
 def _check_placeholders(stage: Stage, known: set[str], aliases: Mapping, issues: Issues) -> None:
