@@ -151,6 +151,35 @@ def test_a_raised_budget_goes_on_from_the_trials_told(tmp_path: Path) -> None:
     assert len(first) == 3 and all(starts[name] == 1 for name in starts), starts
 
 
+COMPOSED = """
+template:
+  train: >
+    python3 -c "import json, sys; json.dump({'loss': abs(float(sys.argv[1]))},
+    open(sys.argv[3] + '/metrics.json', 'w'))" {x} {seed} {_output}
+  report: echo never > {_output}/report.txt
+search:
+  minimize: loss
+  trials: 2
+---
+_title: space
+_cmd: [train]
+x: {uniform: [-1, 1]}
+seed: 0
+"""
+
+
+def test_overrides_title_and_cmd_shape_the_trials(tmp_path: Path) -> None:
+    write_sweep(tmp_path, COMPOSED)
+    exptflow(tmp_path, "tune", "--title", "space", "-S", "seed=5", "--cores", "1")
+    trials = told(tmp_path)
+    assert sorted(trials) == [0, 1] and {t["state"] for t in trials.values()} == {"complete"}
+    for trial in trials.values():
+        directory = tmp_path / "output" / trial["experiment"]
+        assert json.loads((directory / "params.json").read_text())["seed"] == 5
+        assert "seed=5" in trial["experiment"].split("+"), "the override names the trial"
+        assert not (directory / "report.txt").exists(), "`_cmd` keeps the trial to its stages"
+
+
 FAILING = """
 template:
   train: >
