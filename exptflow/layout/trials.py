@@ -8,13 +8,15 @@ A proposal holds the experiment's table entry too: the Snakefile runs a trial fr
 from __future__ import annotations
 
 import time
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
 
 from exptflow.layout.jsonfiles import read_json, write_json
 from exptflow.layout.paths import StudyPaths
 
 COMPLETE, FAIL = "complete", "fail"
 RUNNING = "running"  # proposed, not told: what the optimizer's history says of it
+T = TypeVar("T")
 
 
 class Proposal(NamedTuple):
@@ -87,24 +89,14 @@ class Ledger:
         return [self._proposals[number] for number in sorted(self._proposals)]
 
     def proposal(self, number: int) -> Proposal | None:
-        if number not in self._proposals:
-            proposal = read_proposal(self.study, number)
-            if proposal is None:
-                return None
-            self._proposals[number] = proposal
-        return self._proposals[number]
+        return _read_once(self._proposals, number, lambda: read_proposal(self.study, number))
 
     def add_proposal(self, proposal: Proposal) -> None:
         write_proposal(self.study, proposal)
         self._proposals[proposal.number] = proposal
 
     def told(self, number: int) -> Told | None:
-        if number not in self._told:
-            told = read_told(self.study, number)
-            if told is None:
-                return None
-            self._told[number] = told
-        return self._told[number]
+        return _read_once(self._told, number, lambda: read_told(self.study, number))
 
     def add_told(self, told: Told) -> None:
         write_told(self.study, told)
@@ -114,3 +106,13 @@ class Ledger:
         """Every trial told so far, of those proposed."""
         found = (self.told(proposal.number) for proposal in self.proposals())
         return [told for told in found if told is not None]
+
+
+def _read_once(known: dict[int, T], number: int, read: Callable[[], T | None]) -> T | None:
+    """A file written once, read until it is there, then never again."""
+    if number not in known:
+        found = read()
+        if found is None:
+            return None
+        known[number] = found
+    return known[number]

@@ -163,7 +163,7 @@ class Tuner:
         if not finished(self.output, proposal):
             return None
         space = self.space()
-        told = told_if_finished(space, proposal)
+        told = told_of(space, proposal)
         if told is None:
             return None
         with self._lock, file_lock(self.paths.lock):
@@ -248,13 +248,10 @@ def finished(output: str, proposal: Proposal) -> bool:
     return all(paths.done(stage).exists() for stage in reversed(proposal.entry["stages"]))
 
 
-def told_if_finished(space: Space, proposal: Proposal) -> Told | None:
-    """What to tell of a trial whose stages all finished (failed if its metric is missing)."""
-    outcome = (
-        metric_of(space, proposal.experiment, proposal.entry)
-        if finished(space.output, proposal)
-        else None
-    )
+def told_of(space: Space, proposal: Proposal) -> Told | None:
+    """What to tell of a trial whose stages all finished (failed if its metric is missing);
+    None while a stage's record has not settled."""
+    outcome = metric_of(space, proposal.experiment, proposal.entry)
     if outcome is None:
         return None
     value, reason = outcome

@@ -67,11 +67,10 @@ def prepare(options: TuneOptions) -> Prepared:
     plan = Plan(sweep, output, (), (), settings.overrides, tuning)
     check_same_sweep(settings)
     _write_settings(StudyPaths(workdir / study.root), space, settings)
-    _forget_unfilled_batches(
-        Tuner((workdir / study.root).as_posix(), tuning.trials, tuning.parallel)
-    )
+    prepared = Prepared(plan, space, StudyPaths(workdir / study.root), workdir)
+    _forget_unfilled_batches(tuner_of(prepared))
     write(plan, settings.workdir)
-    return Prepared(plan, space, StudyPaths(workdir / study.root), workdir)
+    return prepared
 
 
 def _forget_unfilled_batches(tuner: Tuner) -> None:
